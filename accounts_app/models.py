@@ -1,0 +1,252 @@
+import uuid
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+from workflow.roles import Side
+
+
+class Source(models.TextChoices):
+    MANUAL = "manual", "Manual"
+    CSV = "csv", "CSV import"
+    CRM = "crm", "CRM"
+
+
+class Account(models.Model):
+    """A company. `domain` is stored normalised (see accounts_app.domains.normalise_domain)."""
+
+    key = models.UUIDField(
+        default=uuid.uuid4,
+        unique=True,
+        editable=False,
+        help_text="Accord's account key, written to the CRM's unique key property.",
+    )
+    name = models.CharField(max_length=200)
+    domain = models.CharField(max_length=253, unique=True)
+    industry = models.CharField(max_length=100, blank=True)
+    employee_count = models.PositiveIntegerField(null=True, blank=True)
+    annual_revenue = models.DecimalField(max_digits=16, decimal_places=2, null=True, blank=True)
+    country = models.CharField(max_length=2, blank=True, help_text="ISO 3166-1 alpha-2 code.")
+    region = models.CharField(max_length=50, blank=True)
+    parent = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="children"
+    )
+    hubspot_company_id = models.CharField(max_length=50, blank=True)
+    salesforce_account_id = models.CharField(max_length=18, blank=True)
+    sales_owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="sales_owned_accounts",
+    )
+    marketing_owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="marketing_owned_accounts",
+    )
+    fit_score = models.PositiveSmallIntegerField(
+        null=True, blank=True, help_text="0–100 against the effective ideal customer profile."
+    )
+    source = models.CharField(max_length=10, choices=Source.choices, default=Source.MANUAL)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(fit_score__isnull=True) | Q(fit_score__lte=100),
+                name="account_fit_score_0_100",
+            ),
+            models.CheckConstraint(condition=~Q(domain=""), name="account_domain_not_empty"),
+            models.UniqueConstraint(
+                fields=["hubspot_company_id"],
+                condition=~Q(hubspot_company_id=""),
+                name="account_unique_hubspot_company_id",
+            ),
+            models.UniqueConstraint(
+                fields=["salesforce_account_id"],
+                condition=~Q(salesforce_account_id=""),
+                name="account_unique_salesforce_account_id",
+            ),
+        ]
+        indexes = [models.Index(fields=["industry"]), models.Index(fields=["updated_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.domain})"
+
+
+class BuyingRole(models.TextChoices):
+    DECISION_MAKER = "decision_maker", "Decision maker"
+    CHAMPION = "champion", "Champion"
+    BUDGET_HOLDER = "budget_holder", "Budget holder"
+    INFLUENCER = "influencer", "Influencer"
+    END_USER = "end_user", "End user"
+    EXECUTIVE_SPONSOR = "executive_sponsor", "Executive sponsor"
+    BLOCKER = "blocker", "Blocker"
+    LEGAL_AND_COMPLIANCE = "legal_and_compliance", "Legal and compliance"
+    OTHER = "other", "Other"
+    UNKNOWN = "unknown", "Unknown"
+
+
+class Contact(models.Model):
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="contacts")
+    first_name = models.CharField(max_length=100, blank=True)
+    last_name = models.CharField(max_length=100, blank=True)
+    email = models.EmailField(blank=True)
+    title = models.CharField(max_length=200, blank=True)
+    buying_role = models.CharField(
+        max_length=30, choices=BuyingRole.choices, default=BuyingRole.UNKNOWN
+    )
+    last_engaged_at = models.DateTimeField(null=True, blank=True)
+    hubspot_contact_id = models.CharField(max_length=50, blank=True)
+    salesforce_contact_id = models.CharField(max_length=18, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["last_name", "first_name"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["account", "email"],
+                condition=~Q(email=""),
+                name="contact_unique_email_per_account",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.first_name} {self.last_name}".strip() or self.email or f"Contact {self.pk}"
+
+
+class OpportunityStatus(models.TextChoices):
+    OPEN = "open", "Open"
+    WON = "won", "Won"
+    LOST = "lost", "Lost"
+
+
+class Opportunity(models.Model):
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="opportunities")
+    name = models.CharField(max_length=200)
+    stage = models.CharField(max_length=100, blank=True)
+    amount = models.DecimalField(max_digits=16, decimal_places=2, null=True, blank=True)
+    currency = models.CharField(max_length=3, default="USD")
+    status = models.CharField(
+        max_length=10, choices=OpportunityStatus.choices, default=OpportunityStatus.OPEN
+    )
+    close_date = models.DateField(null=True, blank=True)
+    hubspot_deal_id = models.CharField(max_length=50, blank=True)
+    salesforce_opportunity_id = models.CharField(max_length=18, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name_plural = "opportunities"
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(amount__isnull=True) | Q(amount__gte=0),
+                name="opportunity_amount_not_negative",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class ActivityKind(models.TextChoices):
+    EMAIL = "email", "E-mail"
+    MEETING = "meeting", "Meeting"
+    CALL = "call", "Call"
+    WEB_VISIT = "web_visit", "Web visit"
+    AD_CLICK = "ad_click", "Ad click"
+    EVENT = "event", "Event"
+    FORM_FILL = "form_fill", "Form fill"
+
+
+class Activity(models.Model):
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="activities")
+    contact = models.ForeignKey(
+        Contact, null=True, blank=True, on_delete=models.SET_NULL, related_name="activities"
+    )
+    kind = models.CharField(max_length=20, choices=ActivityKind.choices)
+    side = models.CharField(max_length=10, choices=Side.choices)
+    occurred_at = models.DateTimeField()
+    subject = models.CharField(max_length=200, blank=True)
+    crm_id = models.CharField(max_length=50, blank=True)
+
+    class Meta:
+        ordering = ["-occurred_at"]
+        verbose_name_plural = "activities"
+        indexes = [models.Index(fields=["account", "occurred_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} ({self.get_side_display()}) {self.occurred_at:%Y-%m-%d}"
+
+
+class IcpState(models.TextChoices):
+    DRAFT = "draft", "Draft"
+    IN_REVIEW = "in_review", "In review"
+    EFFECTIVE = "effective", "Effective"
+    SUPERSEDED = "superseded", "Superseded"
+    REJECTED = "rejected", "Rejected"
+
+
+class IcpVersion(models.Model):
+    """A versioned ideal customer profile. Effective only once both sides have signed it off.
+
+    `criteria` holds weighted criteria, e.g.::
+
+        {"industries": {"values": ["Software"], "weight": 40},
+         "employees": {"min": 200, "max": 5000, "weight": 30},
+         "revenue": {"min": 10000000, "max": null, "weight": 10},
+         "regions": {"values": ["EMEA", "NA"], "weight": 20}}
+    """
+
+    number = models.PositiveIntegerField(unique=True)
+    name = models.CharField(max_length=200)
+    criteria = models.JSONField(default=dict)
+    state = models.CharField(max_length=12, choices=IcpState.choices, default=IcpState.DRAFT)
+    proposed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    effective_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-number"]
+        verbose_name = "ICP version"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["state"],
+                condition=Q(state="effective"),
+                name="icp_one_effective_version",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"ICP v{self.number}: {self.name}"
+
+
+class IcpSignOff(models.Model):
+    icp_version = models.ForeignKey(IcpVersion, on_delete=models.CASCADE, related_name="sign_offs")
+    person = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    side = models.CharField(max_length=10, choices=Side.choices)
+    approve = models.BooleanField()
+    note = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at"]
+        verbose_name = "ICP sign-off"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["icp_version", "person"], name="icp_one_sign_off_per_person"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.person} ({self.side}) {'approves' if self.approve else 'rejects'}"

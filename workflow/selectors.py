@@ -1,0 +1,149 @@
+"""Reads used by more than one caller (pages, API, tasks)."""
+
+from dataclasses import dataclass, field
+
+from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet
+
+from workflow.models import (
+    OPEN_STATES,
+    Comment,
+    Cycle,
+    Decision,
+    ListVersion,
+    Nomination,
+    SignOff,
+    State,
+    TargetAccount,
+)
+from workflow.roles import Side, side_of
+
+
+def nominations_for_list() -> QuerySet[Nomination]:
+    """Nominations with what list pages show, in a constant number of queries."""
+    return Nomination.objects.select_related(
+        "account", "cycle", "proposer", "account__sales_owner", "account__marketing_owner"
+    )
+
+
+def nominations_waiting_for(user) -> QuerySet[Nomination]:
+    """In review, this person's side has not reached quorum, and they have not decided yet."""
+    side = side_of(user)
+    if side is None:
+        return Nomination.objects.none()
+    decided = SignOff.objects.filter(
+        nomination=OuterRef("pk"), round=OuterRef("round"), person=user
+    )
+    quorum = F("cycle__marketing_quorum" if side == Side.MARKETING else "cycle__sales_quorum")
+    return (
+        nominations_for_list()
+        .filter(state=State.IN_REVIEW)
+        .exclude(proposer=user)
+        .annotate(
+            side_approvals=Count(
+                "sign_offs",
+                filter=Q(
+                    sign_offs__side=side,
+                    sign_offs__decision=Decision.APPROVE,
+                    sign_offs__round=F("round"),
+                ),
+            )
+        )
+        .filter(side_approvals__lt=quorum)
+        .exclude(Exists(decided))
+        .order_by("waiting_since")
+    )
+
+
+def proposals_of(user) -> QuerySet[Nomination]:
+    return nominations_for_list().filter(proposer=user).order_by("-updated_at")
+
+
+def mentions_of(user) -> QuerySet[Comment]:
+    return (
+        Comment.objects.filter(mentions=user)
+        .select_related("author", "nomination", "nomination__account", "nomination__cycle")
+        .order_by("-created_at")
+    )
+
+
+def active_targets(cycle: Cycle) -> QuerySet[TargetAccount]:
+    return TargetAccount.objects.filter(cycle=cycle, removed_at__isnull=True).select_related(
+        "account", "sales_owner", "marketing_owner", "nomination"
+    )
+
+
+def tier_usage(cycle: Cycle) -> list[dict]:
+    """[{number, capacity, used, percent, required_roles}] for the three tiers."""
+    used = dict(
+        TargetAccount.objects.filter(cycle=cycle, removed_at__isnull=True)
+        .values_list("tier")
+        .annotate(n=Count("pk"))
+    )
+    rows = []
+    for tier in cycle.tiers.all():
+        count = used.get(tier.number, 0)
+        rows.append(
+            {
+                "number": tier.number,
+                "capacity": tier.capacity,
+                "used": count,
+                "percent": min(100, round(100 * count / tier.capacity)) if tier.capacity else 100,
+                "full": count >= tier.capacity,
+                "required_roles": tier.required_role_labels(),
+            }
+        )
+    return rows
+
+
+def open_nomination_for(cycle: Cycle, account) -> Nomination | None:
+    return Nomination.objects.filter(cycle=cycle, account=account, state__in=OPEN_STATES).first()
+
+
+@dataclass
+class ListDiff:
+    old: ListVersion
+    new: ListVersion
+    added: list[dict] = field(default_factory=list)
+    removed: list[dict] = field(default_factory=list)
+    tier_changed: list[dict] = field(default_factory=list)
+
+    @property
+    def is_empty(self) -> bool:
+        return not (self.added or self.removed or self.tier_changed)
+
+
+def list_version_diff(*, old: ListVersion, new: ListVersion) -> ListDiff:
+    """What changed between two versions of one cycle's list, and by which nomination.
+
+    Added and moved entries carry the nomination stored in the newer snapshot; removed ones the
+    approved removal that took them off between the two publications.
+    """
+    if old.cycle_id != new.cycle_id:
+        raise ValueError("Both versions must belong to the same cycle.")
+    if old.number > new.number:
+        old, new = new, old
+    before = {e["account_id"]: e for e in old.entries}
+    after = {e["account_id"]: e for e in new.entries}
+    diff = ListDiff(old=old, new=new)
+    for account_id, entry in after.items():
+        if account_id not in before:
+            diff.added.append(entry)
+        elif before[account_id]["tier"] != entry["tier"]:
+            diff.tier_changed.append({**entry, "old_tier": before[account_id]["tier"]})
+    removed_ids = [a for a in before if a not in after]
+    if removed_ids:
+        removals = dict(
+            TargetAccount.objects.filter(
+                cycle_id=new.cycle_id,
+                account_id__in=removed_ids,
+                removed_at__gt=old.published_at,
+                removed_at__lte=new.published_at,
+            )
+            .order_by("removed_at")
+            .values_list("account_id", "last_nomination_id")
+        )
+        for account_id in removed_ids:
+            diff.removed.append({**before[account_id], "nomination_id": removals.get(account_id)})
+    for rows in (diff.added, diff.removed, diff.tier_changed):
+        rows.sort(key=lambda e: e["account_name"].casefold())
+    return diff

@@ -1,0 +1,658 @@
+"""Every write of the agreement workflow. The web form, the REST API and the admin all call
+these; none of them changes state itself.
+
+Concurrency: each state change locks the nomination row (`select_for_update`) inside
+`atomic()` before reading anything it decides on, and the approval additionally locks the
+cycle row, so two approvers at the same instant are serialised: neither sign-off is lost and
+the list is changed once. Nomination also carries ConcurrentTransitionMixin, which refuses to
+save a state that changed underneath us. Notifications leave only after commit.
+"""
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from django.contrib.auth import get_user_model
+from django.db import IntegrityError, transaction
+from django.db.models import Count, Max
+from django.utils import timezone
+
+from accounts_app.models import Account
+from workflow.errors import Conflict, Invalid, NotAllowed
+from workflow.models import (
+    OPEN_STATES,
+    Comment,
+    Cycle,
+    CycleState,
+    Decision,
+    EventAction,
+    ListVersion,
+    Nomination,
+    NominationEvent,
+    NominationKind,
+    SignOff,
+    State,
+    TargetAccount,
+    Tier,
+)
+from workflow.roles import (
+    Side,
+    is_member,
+    require_approver,
+    require_ops,
+    require_side,
+    side_of,
+)
+
+User = get_user_model()
+
+MAX_LINKS = 10
+
+
+def _event(nomination: Nomination, *, actor, action: str, from_state: str, note: str = ""):
+    return NominationEvent.objects.create(
+        nomination=nomination,
+        actor=actor,
+        actor_side=(side_of(actor) or "") if actor is not None else "",
+        action=action,
+        from_state=from_state,
+        to_state=nomination.state,
+        round=nomination.round,
+        note=note,
+    )
+
+
+def _after_commit(task, *args) -> None:
+    """Queue a Celery task once the transaction has committed (tasks receive ids)."""
+    transaction.on_commit(lambda: task.delay(*args))
+
+
+def _lock(nomination: Nomination) -> Nomination:
+    return (
+        Nomination.objects.select_for_update()
+        .select_related("cycle", "account")
+        .get(pk=nomination.pk)
+    )
+
+
+def _clean_links(links: Iterable[str] | None) -> list[str]:
+    cleaned = [link.strip() for link in (links or []) if link and link.strip()]
+    if len(cleaned) > MAX_LINKS:
+        raise Invalid(f"Give at most {MAX_LINKS} evidence links.", field="evidence_links")
+    for link in cleaned:
+        if not re.match(r"^https?://[^\s/$.?#].[^\s]*$", link, re.IGNORECASE):
+            raise Invalid(
+                f"“{link}” is not a web address (http:// or https://).", field="evidence_links"
+            )
+    return cleaned
+
+
+def _clean_tier(kind: str, tier) -> int | None:
+    if kind == NominationKind.REMOVE:
+        return None
+    if tier in (None, ""):
+        raise Invalid("Choose a tier (1, 2 or 3).", field="tier")
+    try:
+        tier = int(tier)
+    except (TypeError, ValueError):
+        raise Invalid("The tier must be 1, 2 or 3.", field="tier") from None
+    if tier not in (1, 2, 3):
+        raise Invalid("The tier must be 1, 2 or 3.", field="tier")
+    return tier
+
+
+def active_target(cycle: Cycle, account: Account) -> TargetAccount | None:
+    return TargetAccount.objects.filter(
+        cycle=cycle, account=account, removed_at__isnull=True
+    ).first()
+
+
+def _check_against_list(*, cycle: Cycle, account: Account, kind: str, tier: int | None) -> None:
+    target = active_target(cycle, account)
+    if kind == NominationKind.ADD and target is not None:
+        raise Conflict(
+            f"{account.name} is already on the {cycle.name} list (Tier {target.tier}). "
+            "Propose a tier change or a removal instead.",
+            field="kind",
+        )
+    if kind in (NominationKind.CHANGE_TIER, NominationKind.REMOVE) and target is None:
+        raise Conflict(
+            f"{account.name} is not on the {cycle.name} list, so it cannot be "
+            f"{'moved' if kind == NominationKind.CHANGE_TIER else 'removed'}.",
+            field="kind",
+        )
+    if kind == NominationKind.CHANGE_TIER and target.tier == tier:
+        raise Invalid(f"{account.name} is already in Tier {tier}.", field="tier")
+
+
+def _open_nomination(cycle: Cycle, account: Account) -> Nomination | None:
+    return Nomination.objects.filter(cycle=cycle, account=account, state__in=OPEN_STATES).first()
+
+
+def nomination_create(
+    *,
+    cycle: Cycle,
+    account: Account,
+    kind: str,
+    tier=None,
+    rationale: str,
+    evidence_links: Iterable[str] | None = None,
+    by,
+    submit: bool = True,
+) -> Nomination:
+    """Propose a change to a cycle's list.
+
+    1. The proposer must be on a side; their side is recorded from their groups.
+    2. The cycle must not be closed; the account must not already have an open nomination;
+       an add needs the account off the list, a change or removal needs it on.
+    3. The nomination is saved as a draft (event `created`) and, unless `submit=False`,
+       submitted at once (see `nomination_submit`).
+    """
+    side = require_side(by, "propose accounts")
+    if kind not in NominationKind.values:
+        raise Invalid("Choose what to propose: add, change tier or remove.", field="kind")
+    tier = _clean_tier(kind, tier)
+    rationale = (rationale or "").strip()
+    if not rationale:
+        raise Invalid(
+            "Say why: the rationale is what the other side will read first.", field="rationale"
+        )
+    links = _clean_links(evidence_links)
+    if cycle.state == CycleState.CLOSED:
+        raise Conflict(f"{cycle.name} is closed; its list can no longer change.")
+
+    with transaction.atomic():
+        existing = _open_nomination(cycle, account)
+        if existing is not None:
+            raise Conflict(
+                f"{account.name} already has an open nomination in {cycle.name} "
+                f"(#{existing.pk}, {existing.get_state_display().lower()}). "
+                "Join that discussion instead.",
+                field="account",
+            )
+        _check_against_list(cycle=cycle, account=account, kind=kind, tier=tier)
+        nomination = Nomination(
+            cycle=cycle,
+            account=account,
+            kind=kind,
+            tier=tier,
+            rationale=rationale,
+            evidence_links=links,
+            proposer=by,
+            proposer_side=side,
+            fit_score_at_proposal=account.fit_score,
+        )
+        try:
+            with transaction.atomic():
+                nomination.save()
+        except IntegrityError:
+            # Someone opened one for the same account a moment ago (the partial unique index).
+            raise Conflict(
+                f"{account.name} already has an open nomination in {cycle.name}.",
+                field="account",
+            ) from None
+        _event(nomination, actor=by, action=EventAction.CREATED, from_state="")
+        if submit:
+            _submit(nomination, by=by)
+    return nomination
+
+
+def _submit(nomination: Nomination, *, by) -> None:
+    now = timezone.now()
+    from_state = nomination.state
+    nomination.submit()
+    nomination.submitted_at = nomination.submitted_at or now
+    nomination.waiting_since = now
+    nomination.save()
+    _event(nomination, actor=by, action=EventAction.SUBMITTED, from_state=from_state)
+    _count_proposer(nomination)
+    from workflow import tasks
+
+    _after_commit(tasks.notify_nomination_waiting, nomination.pk)
+
+
+def _count_proposer(nomination: Nomination) -> None:
+    if nomination.cycle.proposer_counts:
+        SignOff.objects.create(
+            nomination=nomination,
+            round=nomination.round,
+            person=nomination.proposer,
+            side=nomination.proposer_side,
+            decision=Decision.APPROVE,
+            by_submission=True,
+            note="Proposed it.",
+        )
+
+
+def nomination_submit(*, nomination: Nomination, by) -> Nomination:
+    """Send a draft to review."""
+    with transaction.atomic():
+        nomination = _lock(nomination)
+        if nomination.proposer_id != by.pk:
+            raise NotAllowed("Only the proposer can submit this draft.")
+        if nomination.state != State.DRAFT:
+            raise Conflict(
+                f"This nomination is {nomination.get_state_display().lower()}, not a draft."
+            )
+        if not nomination.cycle.is_open:
+            raise Conflict(f"{nomination.cycle.name} is closed; its list can no longer change.")
+        _check_against_list(
+            cycle=nomination.cycle,
+            account=nomination.account,
+            kind=nomination.kind,
+            tier=nomination.tier,
+        )
+        _submit(nomination, by=by)
+    return nomination
+
+
+def nomination_update(
+    *,
+    nomination: Nomination,
+    by,
+    tier=None,
+    rationale: str | None = None,
+    evidence_links: Iterable[str] | None = None,
+) -> Nomination:
+    """Edit a draft (the proposer only). Edits in review go through request changes."""
+    with transaction.atomic():
+        nomination = _lock(nomination)
+        if nomination.proposer_id != by.pk:
+            raise NotAllowed("Only the proposer can edit this nomination.")
+        if nomination.state != State.DRAFT:
+            raise Conflict(
+                "Only drafts can be edited; resubmit to change a nomination that "
+                "the other side asked changes to."
+            )
+        _apply_edits(nomination, tier=tier, rationale=rationale, evidence_links=evidence_links)
+        nomination.save()
+        _event(nomination, actor=by, action=EventAction.EDITED, from_state=nomination.state)
+    return nomination
+
+
+def _apply_edits(nomination: Nomination, *, tier, rationale, evidence_links) -> None:
+    if tier is not None and nomination.kind != NominationKind.REMOVE:
+        nomination.tier = _clean_tier(nomination.kind, tier)
+    if rationale is not None:
+        rationale = rationale.strip()
+        if not rationale:
+            raise Invalid("The rationale cannot be empty.", field="rationale")
+        nomination.rationale = rationale
+    if evidence_links is not None:
+        nomination.evidence_links = _clean_links(evidence_links)
+
+
+@dataclass(frozen=True)
+class SideStatus:
+    side: Side
+    quorum: int
+    approvals: list  # SignOff rows that count, in order
+    decisions: list  # every sign-off of this side in the current round
+
+    @property
+    def reached(self) -> bool:
+        return len(self.approvals) >= self.quorum
+
+
+def side_statuses(nomination: Nomination, sign_offs: Iterable[SignOff] | None = None):
+    """Each side's sign-off status in the current round: who approved, whether quorum is met.
+
+    `sign_offs` may be passed prefetched; otherwise they are read.
+    """
+    if sign_offs is None:
+        sign_offs = nomination.sign_offs.filter(round=nomination.round).select_related("person")
+    current = [s for s in sign_offs if s.round == nomination.round]
+    statuses = {}
+    for side in Side:
+        mine = [s for s in current if s.side == side]
+        approvals = [s for s in mine if s.decision == Decision.APPROVE]
+        statuses[side] = SideStatus(
+            side=side, quorum=nomination.cycle.quorum(side), approvals=approvals, decisions=mine
+        )
+    return statuses
+
+
+def _both_sides_agree(nomination: Nomination) -> bool:
+    # Distinct people: the unique (nomination, round, person) constraint; each sign-off's side
+    # is the signer's one side, so nobody counts for both.
+    counts = dict(
+        SignOff.objects.filter(
+            nomination=nomination, round=nomination.round, decision=Decision.APPROVE
+        )
+        .values_list("side")
+        .annotate(n=Count("person", distinct=True))
+    )
+    return all(counts.get(side.value, 0) >= nomination.cycle.quorum(side) for side in Side)
+
+
+def nomination_sign_off(*, nomination: Nomination, by, decision: str, note: str = "") -> Nomination:
+    """Record an approver's decision on the current round.
+
+    1. The signer must be an approver on a side; the side comes from their groups.
+    2. The nomination must be in review, the signer not its proposer, and this their first
+       decision in the round.
+    3. Reject (a veto from either side) and request changes move the nomination at once and
+       need a note. An approve that brings both sides to quorum approves it and applies it to
+       the list, refusing the whole sign-off if the tier is full.
+    """
+    side = require_approver(by, "sign off nominations")
+    if decision not in Decision.values:
+        raise Invalid("The decision must be approve, reject or request_changes.", field="decision")
+    note = (note or "").strip()
+    if decision == Decision.REJECT and not note:
+        raise Invalid("Give a reason for rejecting: the proposer needs it.", field="note")
+    if decision == Decision.REQUEST_CHANGES and not note:
+        raise Invalid("Say what should change.", field="note")
+
+    with transaction.atomic():
+        nomination = _lock(nomination)
+        if nomination.state != State.IN_REVIEW:
+            raise Conflict(
+                f"This nomination is {nomination.get_state_display().lower()}; decisions can "
+                "only be made while it is in review."
+            )
+        if nomination.proposer_id == by.pk:
+            raise NotAllowed(
+                "You proposed this nomination, so you cannot decide on it. "
+                "You can withdraw it instead."
+            )
+        earlier = nomination.sign_offs.filter(round=nomination.round, person=by).first()
+        if earlier is not None:
+            raise NotAllowed(
+                f"You already decided on round {nomination.round} "
+                f"({earlier.get_decision_display().lower()})."
+            )
+        try:
+            with transaction.atomic():
+                sign_off = SignOff.objects.create(
+                    nomination=nomination,
+                    round=nomination.round,
+                    person=by,
+                    side=side,
+                    decision=decision,
+                    note=note,
+                )
+        except IntegrityError:
+            raise NotAllowed(f"You already decided on round {nomination.round}.") from None
+
+        from_state = nomination.state
+        if decision == Decision.REJECT:
+            nomination.reject()
+            nomination.decided_at = timezone.now()
+        elif decision == Decision.REQUEST_CHANGES:
+            nomination.request_changes()
+        if nomination.state != from_state:
+            nomination.waiting_since = None
+            nomination.save()
+        _event(nomination, actor=by, action=decision, from_state=from_state, note=note)
+
+        if decision == Decision.APPROVE and _both_sides_agree(nomination):
+            _apply_to_list(nomination)
+            nomination.approve()
+            nomination.decided_at = timezone.now()
+            nomination.waiting_since = None
+            nomination.save()
+            _event(
+                nomination,
+                actor=by,
+                action=EventAction.AGREED,
+                from_state=from_state,
+                note="Both sides reached their quorum.",
+            )
+
+        from workflow import tasks
+
+        _after_commit(tasks.notify_decision, sign_off.pk)
+        if nomination.state == State.IN_REVIEW:
+            _after_commit(tasks.notify_nomination_waiting, nomination.pk)
+    return nomination
+
+
+def _capacity_check(cycle: Cycle, tier: int, account: Account) -> None:
+    tier_row = Tier.objects.filter(cycle=cycle, number=tier).first()
+    capacity = tier_row.capacity if tier_row else 0
+    used = TargetAccount.objects.filter(cycle=cycle, tier=tier, removed_at__isnull=True).count()
+    if used >= capacity:
+        raise Conflict(
+            f"Tier {tier} of {cycle.name} is full ({used} of {capacity} accounts), so "
+            f"{account.name} cannot join it. Remove an account from Tier {tier}, propose "
+            "another tier, or ask revenue operations to raise the capacity.",
+            field="tier",
+        )
+
+
+def _apply_to_list(nomination: Nomination) -> TargetAccount:
+    """Change the target list as an approved nomination says. Called with the nomination
+    locked; locks the cycle too so capacity checks of concurrent approvals are serialised."""
+    cycle = Cycle.objects.select_for_update().get(pk=nomination.cycle_id)
+    account = nomination.account
+    now = timezone.now()
+    target = (
+        TargetAccount.objects.select_for_update()
+        .filter(cycle=cycle, account=account, removed_at__isnull=True)
+        .first()
+    )
+    if nomination.kind == NominationKind.ADD:
+        if target is not None:
+            raise Conflict(f"{account.name} is already on the {cycle.name} list.")
+        _capacity_check(cycle, nomination.tier, account)
+        try:
+            with transaction.atomic():
+                target = TargetAccount.objects.create(
+                    cycle=cycle,
+                    account=account,
+                    tier=nomination.tier,
+                    sales_owner_id=account.sales_owner_id,
+                    marketing_owner_id=account.marketing_owner_id,
+                    nomination=nomination,
+                    last_nomination=nomination,
+                    added_at=now,
+                    updated_at=now,
+                )
+        except IntegrityError:
+            raise Conflict(f"{account.name} is already on the {cycle.name} list.") from None
+        return target
+    if target is None:
+        raise Conflict(f"{account.name} is no longer on the {cycle.name} list.")
+    if nomination.kind == NominationKind.CHANGE_TIER:
+        if target.tier != nomination.tier:
+            _capacity_check(cycle, nomination.tier, account)
+        target.tier = nomination.tier
+    else:
+        target.removed_at = now
+    target.last_nomination = nomination
+    target.updated_at = now
+    target.save()
+    return target
+
+
+def nomination_resubmit(
+    *,
+    nomination: Nomination,
+    by,
+    tier=None,
+    rationale: str | None = None,
+    evidence_links: Iterable[str] | None = None,
+    note: str = "",
+) -> Nomination:
+    """The proposer answers a request for changes: edits, then a new round begins. Earlier
+    sign-offs stay in the history but no longer count."""
+    with transaction.atomic():
+        nomination = _lock(nomination)
+        if nomination.proposer_id != by.pk:
+            raise NotAllowed("Only the proposer can resubmit this nomination.")
+        if nomination.state != State.CHANGES_REQUESTED:
+            raise Conflict(
+                f"This nomination is {nomination.get_state_display().lower()}; only one with "
+                "changes requested can be resubmitted."
+            )
+        if not nomination.cycle.is_open:
+            raise Conflict(f"{nomination.cycle.name} is closed; its list can no longer change.")
+        _apply_edits(nomination, tier=tier, rationale=rationale, evidence_links=evidence_links)
+        _check_against_list(
+            cycle=nomination.cycle,
+            account=nomination.account,
+            kind=nomination.kind,
+            tier=nomination.tier,
+        )
+        from_state = nomination.state
+        nomination.resubmit()
+        now = timezone.now()
+        nomination.waiting_since = now
+        nomination.reminded_at = None
+        nomination.escalated_at = None
+        nomination.save()
+        _event(
+            nomination,
+            actor=by,
+            action=EventAction.RESUBMITTED,
+            from_state=from_state,
+            note=(note or "").strip(),
+        )
+        _count_proposer(nomination)
+        from workflow import tasks
+
+        _after_commit(tasks.notify_nomination_waiting, nomination.pk)
+    return nomination
+
+
+def nomination_withdraw(*, nomination: Nomination, by, note: str = "") -> Nomination:
+    with transaction.atomic():
+        nomination = _lock(nomination)
+        if nomination.proposer_id != by.pk:
+            raise NotAllowed("Only the proposer can withdraw this nomination.")
+        if nomination.state not in OPEN_STATES:
+            raise Conflict(f"This nomination is already {nomination.get_state_display().lower()}.")
+        from_state = nomination.state
+        nomination.withdraw()
+        nomination.waiting_since = None
+        nomination.decided_at = timezone.now()
+        nomination.save()
+        _event(
+            nomination,
+            actor=by,
+            action=EventAction.WITHDRAWN,
+            from_state=from_state,
+            note=(note or "").strip(),
+        )
+    return nomination
+
+
+MENTION = re.compile(r"(?<![\w@])@([A-Za-z0-9_.+-]*[A-Za-z0-9_+-])")
+
+
+def mentioned_users(body: str):
+    names = {m.group(1) for m in MENTION.finditer(body)}
+    if not names:
+        return User.objects.none()
+    return User.objects.filter(username__in=names, is_active=True)
+
+
+def comment_create(*, nomination: Nomination, by, body: str) -> Comment:
+    """Add to the discussion. `@username` mentions notify the person named."""
+    if not is_member(by):
+        raise NotAllowed("Only people on a side or in revenue operations can comment.")
+    body = (body or "").strip()
+    if not body:
+        raise Invalid("Write something first.", field="body")
+    if len(body) > 10_000:
+        raise Invalid("Keep comments under 10,000 characters.", field="body")
+    with transaction.atomic():
+        comment = Comment.objects.create(
+            nomination=nomination, author=by, author_side=side_of(by) or "", body=body
+        )
+        mentioned = [user for user in mentioned_users(body) if user.pk != by.pk]
+        comment.mentions.set(mentioned)
+        if mentioned:
+            from workflow import tasks
+
+            _after_commit(tasks.notify_mentions, comment.pk)
+    return comment
+
+
+def nomination_remind(*, nomination: Nomination, escalate: bool) -> None:
+    """Mark a waiting nomination reminded or escalated (the beat task sends the e-mail)."""
+    with transaction.atomic():
+        nomination = _lock(nomination)
+        if nomination.state != State.IN_REVIEW:
+            return
+        if escalate:
+            nomination.escalated_at = timezone.now()
+            action = EventAction.ESCALATED
+        else:
+            nomination.reminded_at = timezone.now()
+            action = EventAction.REMINDED
+        nomination.save()
+        _event(nomination, actor=None, action=action, from_state=nomination.state)
+
+
+def list_version_publish(*, cycle: Cycle, by, note: str = "") -> ListVersion:
+    """Store a numbered, immutable snapshot of the cycle's current list (ops only)."""
+    require_ops(by, "publish list versions")
+    with transaction.atomic():
+        cycle = Cycle.objects.select_for_update().get(pk=cycle.pk)
+        number = (cycle.versions.aggregate(n=Max("number"))["n"] or 0) + 1
+        entries = [
+            {
+                "account_id": t.account_id,
+                "account_name": t.account.name,
+                "domain": t.account.domain,
+                "tier": t.tier,
+                "nomination_id": t.last_nomination_id,
+            }
+            for t in TargetAccount.objects.filter(cycle=cycle, removed_at__isnull=True)
+            .select_related("account")
+            .order_by("account_id")
+        ]
+        return ListVersion.objects.create(
+            cycle=cycle,
+            number=number,
+            entries=entries,
+            note=(note or "").strip(),
+            published_by=by,
+        )
+
+
+def cycle_create(
+    *,
+    name: str,
+    starts_on,
+    ends_on,
+    by,
+    capacities: dict[int, int],
+    required_roles: dict[int, list[str]] | None = None,
+    **settings_,
+) -> Cycle:
+    """Open a planning period with its three tiers (ops only)."""
+    require_ops(by, "create cycles")
+    name = (name or "").strip()
+    if not name:
+        raise Invalid("Name the cycle, e.g. FY27 H1.", field="name")
+    if ends_on <= starts_on:
+        raise Invalid("The cycle must end after it starts.", field="ends_on")
+    if Cycle.objects.filter(name=name).exists():
+        raise Conflict(f"A cycle called {name} already exists.", field="name")
+    for tier in (1, 2, 3):
+        if tier not in capacities or int(capacities[tier]) < 0:
+            raise Invalid(f"Give Tier {tier} a capacity of 0 or more.", field="capacities")
+    with transaction.atomic():
+        cycle = Cycle.objects.create(name=name, starts_on=starts_on, ends_on=ends_on, **settings_)
+        Tier.objects.bulk_create(
+            Tier(
+                cycle=cycle,
+                number=n,
+                capacity=int(capacities[n]),
+                required_roles=list((required_roles or {}).get(n, [])),
+            )
+            for n in (1, 2, 3)
+        )
+    return cycle
+
+
+def cycle_set_state(*, cycle: Cycle, state: str, by) -> Cycle:
+    require_ops(by, "change a cycle's state")
+    if state not in CycleState.values:
+        raise Invalid("Unknown cycle state.", field="state")
+    Cycle.objects.filter(pk=cycle.pk).update(state=state)
+    cycle.state = state
+    return cycle

@@ -1,0 +1,81 @@
+"""Celery entry points: load by id, call a service or a sender. With no broker configured
+they run in-process (CELERY_TASK_ALWAYS_EAGER)."""
+
+import smtplib
+from datetime import timedelta
+
+from celery import shared_task
+from django.utils import timezone
+
+TRANSIENT = (smtplib.SMTPException, ConnectionError, TimeoutError)
+RETRY = {"autoretry_for": TRANSIENT, "retry_backoff": True, "max_retries": 5, "acks_late": True}
+
+
+@shared_task(**RETRY)
+def notify_nomination_waiting(nomination_id: int) -> int:
+    from workflow import notifications
+    from workflow.models import Nomination
+
+    nomination = (
+        Nomination.objects.select_related("cycle", "account", "proposer")
+        .filter(pk=nomination_id)
+        .first()
+    )
+    return notifications.send_waiting(nomination) if nomination else 0
+
+
+@shared_task(**RETRY)
+def notify_decision(sign_off_id: int) -> int:
+    from workflow import notifications
+    from workflow.models import SignOff
+
+    sign_off = (
+        SignOff.objects.select_related(
+            "person", "nomination__proposer", "nomination__account", "nomination__cycle"
+        )
+        .filter(pk=sign_off_id)
+        .first()
+    )
+    return notifications.send_decision(sign_off) if sign_off else 0
+
+
+@shared_task(**RETRY)
+def notify_mentions(comment_id: int) -> int:
+    from workflow import notifications
+    from workflow.models import Comment
+
+    comment = (
+        Comment.objects.select_related("author", "nomination__account", "nomination__cycle")
+        .filter(pk=comment_id)
+        .first()
+    )
+    return notifications.send_mentions(comment) if comment else 0
+
+
+@shared_task(acks_late=True)
+def remind_waiting_nominations() -> dict:
+    """Beat task: remind the waiting side after the cycle's reminder delay, escalate to ops
+    after its escalation delay. Each nomination is reminded and escalated once per wait."""
+    from workflow import notifications, services
+    from workflow.models import Nomination, State
+
+    now = timezone.now()
+    counts = {"reminded": 0, "escalated": 0}
+    # In-review nominations are few (hundreds): comparing the per-cycle delays in Python keeps
+    # this portable across databases.
+    waiting = Nomination.objects.filter(
+        state=State.IN_REVIEW, waiting_since__isnull=False, escalated_at__isnull=True
+    ).select_related("cycle", "account", "proposer")
+    for nomination in waiting.iterator(chunk_size=500):
+        waited = now - nomination.waiting_since
+        if waited >= timedelta(hours=nomination.cycle.escalate_after_hours):
+            services.nomination_remind(nomination=nomination, escalate=True)
+            notifications.send_escalation(nomination)
+            counts["escalated"] += 1
+        elif nomination.reminded_at is None and waited >= timedelta(
+            hours=nomination.cycle.reminder_after_hours
+        ):
+            services.nomination_remind(nomination=nomination, escalate=False)
+            notifications.send_reminder(nomination)
+            counts["reminded"] += 1
+    return counts
