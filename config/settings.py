@@ -40,6 +40,8 @@ INSTALLED_APPS = [
     "django_fsm",
     "import_export",
     "django_celery_beat",
+    "rest_framework",
+    "rest_framework.authtoken",
     "accounts_app",
     "workflow",
 ]
