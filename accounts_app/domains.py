@@ -14,7 +14,7 @@ def normalise_domain(value: str) -> str:
     host = re.sub(r"^[a-z][a-z0-9+.-]*://", "", raw)
     host = host.split("/", 1)[0].split("?", 1)[0].split("#", 1)[0]
     host = host.rsplit("@", 1)[-1].split(":", 1)[0].rstrip(".")
-    if host.startswith("www."):
+    if host.startswith("www.") and "." in host[4:]:
         host = host[4:]
     try:
         host = host.encode("idna").decode("ascii")

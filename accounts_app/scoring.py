@@ -4,6 +4,7 @@ Each criterion that the profile sets carries a weight; the score is the weighted
 criteria the account meets. A criterion whose account field is unknown counts as not met.
 """
 
+import math
 from decimal import Decimal
 
 CRITERIA = ("industries", "employees", "revenue", "regions")
@@ -26,7 +27,12 @@ def validate_criteria(criteria: dict) -> list[str]:
             problems.append(f"{name} must be an object.")
             continue
         weight = crit.get("weight", 0)
-        if not isinstance(weight, int | float) or weight < 0:
+        if (
+            isinstance(weight, bool)
+            or not isinstance(weight, int | float)
+            or not math.isfinite(weight)
+            or weight < 0
+        ):
             problems.append(f"{name}: weight must be a number of 0 or more.")
             continue
         total += weight
@@ -36,7 +42,12 @@ def validate_criteria(criteria: dict) -> list[str]:
         else:
             low, high = crit.get("min"), crit.get("max")
             for bound in (low, high):
-                if bound is not None and (not isinstance(bound, int | float) or bound < 0):
+                if bound is not None and (
+                    isinstance(bound, bool)
+                    or not isinstance(bound, int | float)
+                    or not math.isfinite(bound)
+                    or bound < 0
+                ):
                     problems.append(f"{name}: min and max must be numbers of 0 or more.")
                     break
             else:

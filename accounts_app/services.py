@@ -8,7 +8,15 @@ from accounts_app.domains import normalise_domain
 from accounts_app.models import Account, IcpSignOff, IcpState, IcpVersion, Source
 from accounts_app.scoring import fit_score, validate_criteria
 from workflow.errors import Conflict, Invalid, NotAllowed
-from workflow.roles import Side, is_member, is_ops, require_approver, require_ops, side_of
+from workflow.roles import (
+    Side,
+    is_approver,
+    is_member,
+    is_ops,
+    require_approver,
+    require_ops,
+    side_of,
+)
 
 ACCOUNT_FIELDS = (
     "name",
@@ -109,8 +117,8 @@ def icp_version_create(*, name: str, criteria: dict, by) -> IcpVersion:
 
 
 def icp_version_submit(*, icp_version: IcpVersion, by) -> IcpVersion:
-    """Put a draft profile up for both sides' sign-off. The proposer, if on a side, counts
-    as that side's approval."""
+    """Put a draft profile up for both sides' sign-off. The person submitting it, if they are
+    an approver of a side, counts as that side's approval (like a nomination's proposer)."""
     with transaction.atomic():
         icp_version = IcpVersion.objects.select_for_update().get(pk=icp_version.pk)
         if icp_version.proposed_by_id != by.pk and not is_ops(by):
@@ -122,7 +130,7 @@ def icp_version_submit(*, icp_version: IcpVersion, by) -> IcpVersion:
         icp_version.state = IcpState.IN_REVIEW
         icp_version.save(update_fields=["state"])
         side = side_of(by)
-        if side is not None:
+        if side is not None and is_approver(by):
             IcpSignOff.objects.create(
                 icp_version=icp_version,
                 person=by,
@@ -138,7 +146,8 @@ def icp_sign_off(*, icp_version: IcpVersion, by, approve: bool, note: str = "") 
     approval from each side makes it effective, supersedes the previous one and rescores every
     account."""
     side = require_approver(by, "sign off an ideal customer profile")
-    if not approve and not note.strip():
+    note = (note or "").strip()
+    if not approve and not note:
         raise Invalid("Say why you reject this profile.", field="note")
     with transaction.atomic():
         icp_version = IcpVersion.objects.select_for_update().get(pk=icp_version.pk)
@@ -150,7 +159,7 @@ def icp_sign_off(*, icp_version: IcpVersion, by, approve: bool, note: str = "") 
         if icp_version.sign_offs.filter(person=by).exists():
             raise NotAllowed("You have already signed off this profile.")
         IcpSignOff.objects.create(
-            icp_version=icp_version, person=by, side=side, approve=approve, note=note.strip()
+            icp_version=icp_version, person=by, side=side, approve=approve, note=note
         )
         if not approve:
             icp_version.state = IcpState.REJECTED
@@ -158,6 +167,10 @@ def icp_sign_off(*, icp_version: IcpVersion, by, approve: bool, note: str = "") 
             return icp_version
         sides = set(icp_version.sign_offs.filter(approve=True).values_list("side", flat=True))
         if sides >= {Side.MARKETING.value, Side.SALES.value}:
+            # Lock the effective version first: a second profile agreed at the same instant
+            # then waits here and supersedes this one, instead of breaking the one-effective
+            # constraint.
+            list(IcpVersion.objects.select_for_update().filter(state=IcpState.EFFECTIVE))
             IcpVersion.objects.filter(state=IcpState.EFFECTIVE).update(state=IcpState.SUPERSEDED)
             icp_version.state = IcpState.EFFECTIVE
             icp_version.effective_at = timezone.now()

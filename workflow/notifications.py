@@ -41,8 +41,12 @@ def ops_people():
 
 
 def _send(messages: list[tuple[str, str, list[str]]]) -> int:
+    """One e-mail per recipient: nobody sees who else was told."""
     batch = [
-        (subject, body, settings.DEFAULT_FROM_EMAIL, to) for subject, body, to in messages if to
+        (subject, body, settings.DEFAULT_FROM_EMAIL, [address])
+        for subject, body, to in messages
+        for address in dict.fromkeys(to)
+        if address
     ]
     return send_mass_mail(batch, fail_silently=False) if batch else 0
 
@@ -50,6 +54,10 @@ def _send(messages: list[tuple[str, str, list[str]]]) -> int:
 def _title(n: Nomination) -> str:
     tier = f" (Tier {n.tier})" if n.tier else ""
     return f"{n.get_kind_display()}: {n.account.name}{tier} · {n.cycle.name}"
+
+
+def _name(user) -> str:
+    return user.get_full_name() or user.username
 
 
 def waiting_recipients(nomination: Nomination) -> list:
@@ -71,14 +79,27 @@ def waiting_recipients(nomination: Nomination) -> list:
     return people
 
 
+def _waiting_sides(nomination: Nomination) -> str:
+    from workflow.services import side_statuses
+
+    waiting = [
+        f"{status.side.label} ({len(status.approvals)} of {status.quorum} approvals)"
+        for status in side_statuses(nomination).values()
+        if not status.reached
+    ]
+    return ", ".join(waiting) or "nobody"
+
+
 def send_waiting(nomination: Nomination) -> int:
     if nomination.state != State.IN_REVIEW:
         return 0
     people = waiting_recipients(nomination)
+    again = f" (round {nomination.round}, resubmitted)" if nomination.round > 1 else ""
     body = (
-        f"{nomination.proposer.get_full_name() or nomination.proposer.username} "
-        f"({nomination.get_proposer_side_display()}) proposes:\n\n{_title(nomination)}\n\n"
-        f"Rationale:\n{nomination.rationale}\n\nReview it and sign off: {_link(nomination)}\n"
+        f"{_name(nomination.proposer)} ({nomination.get_proposer_side_display()}) proposes"
+        f"{again}:\n\n{_title(nomination)}\n\nRationale:\n{nomination.rationale}\n\n"
+        "It waits for your side's sign-off. Open it, read the discussion and approve, reject "
+        f"(with a reason) or request changes (with a note):\n{_link(nomination)}\n"
     )
     return _send(
         [(f"[Accord] Waiting for your side: {_title(nomination)}", body, [p.email for p in people])]
@@ -90,16 +111,18 @@ def send_decision(sign_off: SignOff) -> int:
     proposer = n.proposer
     if not proposer.email or sign_off.by_submission:
         return 0
-    who = sign_off.person.get_full_name() or sign_off.person.username
     outcome = {
-        State.APPROVED: "Both sides agreed: the list has changed.",
-        State.REJECTED: "It is rejected.",
-        State.CHANGES_REQUESTED: "Changes are requested: edit and resubmit it.",
-    }.get(n.state, "It is still in review.")
+        State.APPROVED: "Both sides agreed: the account's entry on the list has changed.",
+        State.REJECTED: "It is rejected. Read the reason; you may propose it again later.",
+        State.CHANGES_REQUESTED: (
+            "Changes are requested: edit your nomination and resubmit it for a new round."
+        ),
+    }.get(n.state, f"It is still in review, waiting for: {_waiting_sides(n)}.")
+    note = f"“{sign_off.note}”\n\n" if sign_off.note else ""
     body = (
-        f"{who} ({sign_off.get_side_display()}) decided “{sign_off.get_decision_display()}” on "
-        f"{_title(n)}.\n\n{sign_off.note + chr(10) + chr(10) if sign_off.note else ''}"
-        f"{outcome}\n\n{_link(n)}\n"
+        f"{_name(sign_off.person)} ({sign_off.get_side_display()}) decided "
+        f"“{sign_off.get_decision_display()}” on your nomination {_title(n)}.\n\n"
+        f"{note}{outcome}\n\n{_link(n)}\n"
     )
     return _send(
         [(f"[Accord] {sign_off.get_decision_display()}: {_title(n)}", body, [proposer.email])]
@@ -108,12 +131,15 @@ def send_decision(sign_off: SignOff) -> int:
 
 def send_mentions(comment: Comment) -> int:
     n = comment.nomination
-    who = comment.author.get_full_name() or comment.author.username
-    body = f"{who} mentioned you on {_title(n)}:\n\n{comment.body}\n\n{_link(n)}\n"
+    who = _name(comment.author)
+    body = (
+        f"{who} mentioned you in the discussion of {_title(n)}:\n\n{comment.body}\n\n"
+        f"Read and reply here: {_link(n)}\n"
+    )
     return _send(
         [
             (
-                f"[Accord] {who} mentioned you",
+                f"[Accord] {who} mentioned you: {n.account.name}",
                 body,
                 [p.email for p in comment.mentions.all() if p.email],
             )
@@ -122,21 +148,29 @@ def send_mentions(comment: Comment) -> int:
 
 
 def send_reminder(nomination: Nomination) -> int:
+    if nomination.state != State.IN_REVIEW:
+        return 0
     people = waiting_recipients(nomination)
     hours = nomination.cycle.reminder_after_hours
     body = (
-        f"This nomination has waited more than {hours} hours for your side:\n\n"
-        f"{_title(nomination)}\n\n{_link(nomination)}\n"
+        f"This nomination has waited more than {hours} hours for your side's sign-off:\n\n"
+        f"{_title(nomination)}\n\nPlease open it and approve, reject (with a reason) or "
+        f"request changes (with a note):\n{_link(nomination)}\n"
     )
     return _send([(f"[Accord] Reminder: {_title(nomination)}", body, [p.email for p in people])])
 
 
 def send_escalation(nomination: Nomination) -> int:
+    if nomination.state != State.IN_REVIEW:
+        return 0
     hours = nomination.cycle.escalate_after_hours
-    waiting = ", ".join(p.username for p in waiting_recipients(nomination)) or "nobody with e-mail"
+    waiting = ", ".join(_name(p) for p in waiting_recipients(nomination)) or "no approver"
     body = (
-        f"This nomination has waited more than {hours} hours for a decision.\n\n"
-        f"{_title(nomination)}\nWaiting on: {waiting}\n\n{_link(nomination)}\n"
+        f"This nomination has waited more than {hours} hours for a decision:\n\n"
+        f"{_title(nomination)}\n"
+        f"Waiting for: {_waiting_sides(nomination)}\nApprovers who have not decided: "
+        f"{waiting}\n\nPlease follow up with them, or with the proposer "
+        f"{_name(nomination.proposer)}, so that it gets a decision:\n{_link(nomination)}\n"
     )
     return _send(
         [(f"[Accord] Escalation: {_title(nomination)}", body, [p.email for p in ops_people()])]

@@ -4,13 +4,16 @@ these; none of them changes state itself.
 Concurrency: each state change locks the nomination row (`select_for_update`) inside
 `atomic()` before reading anything it decides on, and the approval additionally locks the
 cycle row, so two approvers at the same instant are serialised: neither sign-off is lost and
-the list is changed once. Nomination also carries ConcurrentTransitionMixin, which refuses to
-save a state that changed underneath us. Notifications leave only after commit.
+the list is changed once; two approvals racing for the last seat of a tier are serialised on
+the cycle row, so the second sees the tier full. Nomination also carries
+ConcurrentTransitionMixin, which refuses to save a state that changed underneath us.
+Notifications leave only after commit.
 """
 
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import timedelta
 
 from django.contrib.auth import get_user_model
 from django.db import IntegrityError, transaction
@@ -37,12 +40,14 @@ from workflow.models import (
 )
 from workflow.roles import (
     Side,
+    is_approver,
     is_member,
     require_approver,
     require_ops,
     require_side,
     side_of,
 )
+from workflow.selectors import open_nomination_for
 
 User = get_user_model()
 
@@ -68,11 +73,23 @@ def _after_commit(task, *args) -> None:
 
 
 def _lock(nomination: Nomination) -> Nomination:
+    # of=("self",): lock the nomination only. Without it PostgreSQL would also lock the joined
+    # cycle and account rows, serialising every action of a whole cycle.
     return (
-        Nomination.objects.select_for_update()
+        Nomination.objects.select_for_update(of=("self",))
         .select_related("cycle", "account")
         .get(pk=nomination.pk)
     )
+
+
+def _require_proposer(nomination: Nomination, by, action: str) -> None:
+    if nomination.proposer_id != by.pk:
+        raise NotAllowed(f"Only the proposer can {action} this nomination.")
+
+
+def _require_open_cycle(cycle: Cycle) -> None:
+    if not cycle.is_open:
+        raise Conflict(f"{cycle.name} is closed; its list can no longer change.")
 
 
 def _clean_links(links: Iterable[str] | None) -> list[str]:
@@ -125,10 +142,6 @@ def _check_against_list(*, cycle: Cycle, account: Account, kind: str, tier: int 
         raise Invalid(f"{account.name} is already in Tier {tier}.", field="tier")
 
 
-def _open_nomination(cycle: Cycle, account: Account) -> Nomination | None:
-    return Nomination.objects.filter(cycle=cycle, account=account, state__in=OPEN_STATES).first()
-
-
 def nomination_create(
     *,
     cycle: Cycle,
@@ -158,11 +171,10 @@ def nomination_create(
             "Say why: the rationale is what the other side will read first.", field="rationale"
         )
     links = _clean_links(evidence_links)
-    if cycle.state == CycleState.CLOSED:
-        raise Conflict(f"{cycle.name} is closed; its list can no longer change.")
+    _require_open_cycle(cycle)
 
     with transaction.atomic():
-        existing = _open_nomination(cycle, account)
+        existing = open_nomination_for(cycle, account)
         if existing is not None:
             raise Conflict(
                 f"{account.name} already has an open nomination in {cycle.name} "
@@ -212,7 +224,19 @@ def _submit(nomination: Nomination, *, by) -> None:
 
 
 def _count_proposer(nomination: Nomination) -> None:
-    if nomination.cycle.proposer_counts:
+    """Where the cycle says so, the proposer's submission is their side's first approval.
+
+    Only an approver's submission counts: approving for a side is the sign-off permission, and
+    a proposal must not let someone without it stand in for their side's approvers. The side
+    is the one recorded on the nomination, and only while the proposer is still on it, so the
+    proposer never counts for the other side.
+    """
+    proposer = nomination.proposer
+    if (
+        nomination.cycle.proposer_counts
+        and side_of(proposer) == nomination.proposer_side
+        and is_approver(proposer)
+    ):
         SignOff.objects.create(
             nomination=nomination,
             round=nomination.round,
@@ -226,16 +250,15 @@ def _count_proposer(nomination: Nomination) -> None:
 
 def nomination_submit(*, nomination: Nomination, by) -> Nomination:
     """Send a draft to review."""
+    require_side(by, "submit nominations")
     with transaction.atomic():
         nomination = _lock(nomination)
-        if nomination.proposer_id != by.pk:
-            raise NotAllowed("Only the proposer can submit this draft.")
+        _require_proposer(nomination, by, "submit")
         if nomination.state != State.DRAFT:
             raise Conflict(
                 f"This nomination is {nomination.get_state_display().lower()}, not a draft."
             )
-        if not nomination.cycle.is_open:
-            raise Conflict(f"{nomination.cycle.name} is closed; its list can no longer change.")
+        _require_open_cycle(nomination.cycle)
         _check_against_list(
             cycle=nomination.cycle,
             account=nomination.account,
@@ -257,8 +280,7 @@ def nomination_update(
     """Edit a draft (the proposer only). Edits in review go through request changes."""
     with transaction.atomic():
         nomination = _lock(nomination)
-        if nomination.proposer_id != by.pk:
-            raise NotAllowed("Only the proposer can edit this nomination.")
+        _require_proposer(nomination, by, "edit")
         if nomination.state != State.DRAFT:
             raise Conflict(
                 "Only drafts can be edited; resubmit to change a nomination that "
@@ -329,8 +351,8 @@ def nomination_sign_off(*, nomination: Nomination, by, decision: str, note: str 
     """Record an approver's decision on the current round.
 
     1. The signer must be an approver on a side; the side comes from their groups.
-    2. The nomination must be in review, the signer not its proposer, and this their first
-       decision in the round.
+    2. The nomination must be in review in an open cycle, the signer not its proposer, and
+       this their first decision in the round.
     3. Reject (a veto from either side) and request changes move the nomination at once and
        need a note. An approve that brings both sides to quorum approves it and applies it to
        the list, refusing the whole sign-off if the tier is full.
@@ -351,6 +373,7 @@ def nomination_sign_off(*, nomination: Nomination, by, decision: str, note: str 
                 f"This nomination is {nomination.get_state_display().lower()}; decisions can "
                 "only be made while it is in review."
             )
+        _require_open_cycle(nomination.cycle)
         if nomination.proposer_id == by.pk:
             raise NotAllowed(
                 "You proposed this nomination, so you cannot decide on it. "
@@ -402,9 +425,9 @@ def nomination_sign_off(*, nomination: Nomination, by, decision: str, note: str 
 
         from workflow import tasks
 
+        # An approval that leaves it in review only shrinks the set of people it waits for;
+        # they were told when it was submitted, so nobody is told again here.
         _after_commit(tasks.notify_decision, sign_off.pk)
-        if nomination.state == State.IN_REVIEW:
-            _after_commit(tasks.notify_nomination_waiting, nomination.pk)
     return nomination
 
 
@@ -477,17 +500,16 @@ def nomination_resubmit(
 ) -> Nomination:
     """The proposer answers a request for changes: edits, then a new round begins. Earlier
     sign-offs stay in the history but no longer count."""
+    require_side(by, "resubmit nominations")
     with transaction.atomic():
         nomination = _lock(nomination)
-        if nomination.proposer_id != by.pk:
-            raise NotAllowed("Only the proposer can resubmit this nomination.")
+        _require_proposer(nomination, by, "resubmit")
         if nomination.state != State.CHANGES_REQUESTED:
             raise Conflict(
                 f"This nomination is {nomination.get_state_display().lower()}; only one with "
                 "changes requested can be resubmitted."
             )
-        if not nomination.cycle.is_open:
-            raise Conflict(f"{nomination.cycle.name} is closed; its list can no longer change.")
+        _require_open_cycle(nomination.cycle)
         _apply_edits(nomination, tier=tier, rationale=rationale, evidence_links=evidence_links)
         _check_against_list(
             cycle=nomination.cycle,
@@ -517,10 +539,11 @@ def nomination_resubmit(
 
 
 def nomination_withdraw(*, nomination: Nomination, by, note: str = "") -> Nomination:
+    """The proposer takes back a nomination that is still open (draft, in review or with
+    changes requested)."""
     with transaction.atomic():
         nomination = _lock(nomination)
-        if nomination.proposer_id != by.pk:
-            raise NotAllowed("Only the proposer can withdraw this nomination.")
+        _require_proposer(nomination, by, "withdraw")
         if nomination.state not in OPEN_STATES:
             raise Conflict(f"This nomination is already {nomination.get_state_display().lower()}.")
         from_state = nomination.state
@@ -570,20 +593,42 @@ def comment_create(*, nomination: Nomination, by, body: str) -> Comment:
     return comment
 
 
-def nomination_remind(*, nomination: Nomination, escalate: bool) -> None:
-    """Mark a waiting nomination reminded or escalated (the beat task sends the e-mail)."""
+def nomination_remind(*, nomination: Nomination, escalate: bool, now=None) -> bool:
+    """Record that a nomination has waited too long and tell people, once each per wait.
+
+    A reminder (after the cycle's reminder delay) goes to the approvers it waits for; an
+    escalation (after the escalation delay) goes to revenue operations. Under the row lock
+    this re-checks that it is still in review, has waited long enough and was not already
+    reminded (escalated) in this wait, so two beat runs at once send one e-mail. Writes a
+    `reminded` / `escalated` event; the e-mail leaves after commit. Returns whether it acted.
+    """
+    from workflow import tasks
+
+    now = now or timezone.now()
     with transaction.atomic():
         nomination = _lock(nomination)
-        if nomination.state != State.IN_REVIEW:
-            return
+        if nomination.state != State.IN_REVIEW or nomination.waiting_since is None:
+            return False
+        cycle = nomination.cycle
+        hours = cycle.escalate_after_hours if escalate else cycle.reminder_after_hours
+        if now - nomination.waiting_since < timedelta(hours=hours):
+            return False
         if escalate:
-            nomination.escalated_at = timezone.now()
-            action = EventAction.ESCALATED
+            if nomination.escalated_at is not None:
+                return False
+            nomination.escalated_at = now
+            action, task = EventAction.ESCALATED, tasks.notify_escalation
+            note = f"Waited more than {hours} hours: escalated to revenue operations."
         else:
-            nomination.reminded_at = timezone.now()
-            action = EventAction.REMINDED
+            if nomination.reminded_at is not None:
+                return False
+            nomination.reminded_at = now
+            action, task = EventAction.REMINDED, tasks.notify_reminder
+            note = f"Waited more than {hours} hours: reminded the approvers it waits for."
         nomination.save()
-        _event(nomination, actor=None, action=action, from_state=nomination.state)
+        _event(nomination, actor=None, action=action, from_state=nomination.state, note=note)
+        _after_commit(task, nomination.pk)
+    return True
 
 
 def list_version_publish(*, cycle: Cycle, by, note: str = "") -> ListVersion:
@@ -635,6 +680,14 @@ def cycle_create(
     for tier in (1, 2, 3):
         if tier not in capacities or int(capacities[tier]) < 0:
             raise Invalid(f"Give Tier {tier} a capacity of 0 or more.", field="capacities")
+    for side in Side:
+        if int(settings_.get(f"{side.value}_quorum", 1)) < 1:
+            raise Invalid(
+                f"{side.label} must give at least one approval.", field=f"{side.value}_quorum"
+            )
+    reminder = int(settings_.get("reminder_after_hours", 72))
+    if int(settings_.get("escalate_after_hours", 168)) < reminder:
+        raise Invalid("Escalate no sooner than the reminder is sent.", field="escalate_after_hours")
     with transaction.atomic():
         cycle = Cycle.objects.create(name=name, starts_on=starts_on, ends_on=ends_on, **settings_)
         Tier.objects.bulk_create(
@@ -656,3 +709,174 @@ def cycle_set_state(*, cycle: Cycle, state: str, by) -> Cycle:
     Cycle.objects.filter(pk=cycle.pk).update(state=state)
     cycle.state = state
     return cycle
+
+
+# --- People and roles --------------------------------------------------------------------------
+# Used by `manage.py accord_user`, the user admin and the demo data: one rule for who may be what.
+
+ROLE_GROUPS = (Side.MARKETING.value, Side.SALES.value, "ops")  # "ops" is roles.OPS_GROUP
+
+# What revenue operations may do in the Django admin, besides viewing every model of these apps.
+OPS_VIEW_APPS = ("accounts_app", "workflow", "crm", "coverage")
+OPS_EXTRA_PERMISSIONS = (
+    "auth.view_user",
+    "auth.view_group",
+    "accounts_app.add_account",
+    "accounts_app.change_account",
+    "accounts_app.add_contact",
+    "accounts_app.change_contact",
+    "accounts_app.add_icpversion",
+    "accounts_app.change_icpversion",
+    "workflow.add_cycle",
+    "workflow.change_cycle",
+    "workflow.change_tier",
+)
+
+
+def person_role_check(*, group_names: Iterable[str], approver: bool) -> None:
+    """Refuse a combination of groups and approval that Accord cannot work with.
+
+    A person is on one side or in revenue operations, never on both sides (they would count for
+    both) and never on a side and in ops at once; only someone on a side can be an approver.
+    """
+    names = set(group_names)
+    sides = names & {Side.MARKETING.value, Side.SALES.value}
+    if len(sides) > 1:
+        raise Invalid(
+            "A person cannot be in both the marketing and the sales group: they would count for "
+            "both sides. Keep only the group of their side.",
+            field="groups",
+        )
+    if "ops" in names and sides:
+        raise Invalid(
+            "A person is either on a side (marketing or sales) or in revenue operations (ops), "
+            "not both. Keep only one of these groups.",
+            field="groups",
+        )
+    if approver and not sides:
+        raise Invalid(
+            "Only people on the marketing or sales side can be approvers (permission "
+            "workflow.sign_off); revenue operations and people without a side cannot sign off.",
+            field="user_permissions",
+        )
+
+
+def _permissions(names: Iterable[str]):
+    from django.contrib.auth.models import Permission
+    from django.db.models import Q
+
+    query = Q(pk__in=[])
+    for name in names:
+        app_label, codename = name.split(".")
+        query |= Q(content_type__app_label=app_label, codename=codename)
+    return Permission.objects.filter(query)
+
+
+def ops_group_grant_admin_permissions():
+    """Give the ops group what revenue operations need in the admin: view every model of
+    Accord's apps, edit accounts, contacts, profiles, cycles and tiers, import and export
+    accounts. Nominations, sign-offs, events and the list stay read-only there."""
+    from django.contrib.auth.models import Group, Permission
+
+    group, _ = Group.objects.get_or_create(name="ops")
+    view = Permission.objects.filter(
+        content_type__app_label__in=OPS_VIEW_APPS, codename__startswith="view_"
+    )
+    group.permissions.add(*view, *_permissions(OPS_EXTRA_PERMISSIONS))
+    return group
+
+
+def person_set_role(
+    *,
+    username: str,
+    role: str,
+    approver: bool = False,
+    email: str | None = None,
+    password: str | None = None,
+):
+    """Create or update a person and give them one role. Returns (user, created).
+
+    1. `role` is marketing, sales or ops; ops cannot approve. Someone already in both side
+       groups is refused: which side they belong to is for a person to decide.
+    2. The person ends up in exactly one of the groups marketing, sales and ops.
+    3. The sign-off permission is granted or removed as `approver` says.
+    4. Ops people are staff (they use the admin) and their group gets the admin permissions;
+       people on a side are not staff unless they are superusers.
+    5. The e-mail and the password are set when given (the password must pass the validators).
+    """
+    from django.contrib.auth.models import Group
+    from django.contrib.auth.password_validation import validate_password
+    from django.core.exceptions import ValidationError
+    from django.core.validators import validate_email
+
+    from workflow.roles import OPS_GROUP, SIGN_OFF_PERMISSION
+
+    if role not in ROLE_GROUPS:
+        raise Invalid("The role must be marketing, sales or ops.", field="side")
+    if role == OPS_GROUP and approver:
+        raise Invalid(
+            "Revenue operations cannot be approvers: approvers sign off for marketing or sales. "
+            "Leave out --approver, or put the person on a side.",
+            field="approver",
+        )
+    username = (username or "").strip()
+    try:
+        User.username_validator(username)
+    except ValidationError:
+        raise Invalid(
+            f"“{username}” is not a valid username: use letters, digits and @ . + - _ only.",
+            field="username",
+        ) from None
+
+    with transaction.atomic():
+        user = User.objects.select_for_update().filter(username=username).first()
+        created = user is None
+        if created:
+            user = User(username=username)
+        else:
+            current = set(user.groups.values_list("name", flat=True))
+            if {Side.MARKETING.value, Side.SALES.value} <= current:
+                raise Conflict(
+                    f"{username} is in both the marketing and the sales group, so Accord cannot "
+                    "tell which side they are on. Remove them from one of the two groups in the "
+                    f"admin (Users → {username} → Groups), then run this again.",
+                    field="groups",
+                )
+        if email is not None:
+            email = email.strip()
+            try:
+                validate_email(email)
+            except ValidationError:
+                raise Invalid(f"“{email}” is not an e-mail address.", field="email") from None
+            user.email = email
+        if password is not None:
+            try:
+                validate_password(password, user)
+            except ValidationError as error:
+                raise Invalid(" ".join(error.messages), field="password") from None
+            user.set_password(password)
+        elif created:
+            user.set_unusable_password()
+        user.is_staff = role == OPS_GROUP or user.is_superuser
+        user.save()
+
+        groups = {name: Group.objects.get_or_create(name=name)[0] for name in ROLE_GROUPS}
+        user.groups.remove(*(group for name, group in groups.items() if name != role))
+        user.groups.add(groups[role])
+        sign_off = _permissions([SIGN_OFF_PERMISSION])
+        if approver:
+            user.user_permissions.add(*sign_off)
+        else:
+            user.user_permissions.remove(*sign_off)
+        if role == OPS_GROUP:
+            ops_group_grant_admin_permissions()
+    # A fresh instance: groups and permissions are cached on the old one.
+    return User.objects.get(pk=user.pk), created
+
+
+def person_api_token(*, user) -> str:
+    """The person's REST API token, created on first use."""
+    from rest_framework.authtoken.models import Token
+
+    token, _ = Token.objects.get_or_create(user=user)
+    return token.key
