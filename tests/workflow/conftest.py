@@ -1,0 +1,25 @@
+import pytest
+from django.db import connection
+
+from tests.conftest import running_in_ci
+
+
+@pytest.fixture(autouse=True)
+def _fast_password_hashing(settings):
+    # The default hasher takes about a second per person on a busy 2-core machine; the cast
+    # has seven. MD5 first for speed, the defaults after it so existing hashes still verify.
+    settings.PASSWORD_HASHERS = [
+        "django.contrib.auth.hashers.MD5PasswordHasher",
+        *settings.PASSWORD_HASHERS,
+    ]
+
+
+@pytest.fixture(autouse=True)
+def _postgres_only(request):
+    """Tests marked `postgres` skip on SQLite, except in CI where they must run."""
+    if request.node.get_closest_marker("postgres") is None:
+        return
+    if connection.vendor != "postgresql":
+        if running_in_ci():
+            pytest.fail("CI=true but the database is not PostgreSQL: set DATABASE_URL.")
+        pytest.skip("needs PostgreSQL (set DATABASE_URL)")
