@@ -174,3 +174,91 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
     "loggers": {"django.db.backends": {"level": "WARNING"}},
 }
+
+# REST API ----------------------------------------------------------------------------------------
+# /api/v1/ (DRF), the OpenAPI schema at /api/schema/ and Swagger UI at /api/docs/, whose files come
+# from the drf-spectacular-sidecar package (no CDN). See docs/api.md.
+INSTALLED_APPS += ["django_filters", "drf_spectacular", "drf_spectacular_sidecar", "api"]
+
+REST_FRAMEWORK = {
+    # Token first: a request without credentials gets 401 with `WWW-Authenticate: Token`.
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "api.authentication.TokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["api.permissions.IsMember"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["api.parsers.JSONParser"],
+    "DEFAULT_PAGINATION_CLASS": "api.pagination.PageNumberPagination",
+    "PAGE_SIZE": 100,
+    "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
+    "DEFAULT_THROTTLE_CLASSES": ["api.throttling.AnonThrottle", "api.throttling.UserThrottle"],
+    "DEFAULT_THROTTLE_RATES": {
+        "anon": env.str("API_THROTTLE_ANON", default="60/min"),
+        "user": env.str("API_THROTTLE_USER", default="1200/min"),
+    },
+    "DEFAULT_SCHEMA_CLASS": "api.schema.AutoSchema",
+    "EXCEPTION_HANDLER": "api.exceptions.exception_handler",
+    "TEST_REQUEST_DEFAULT_FORMAT": "json",
+}
+# Throttle counters live in the default cache: set CACHE_URL (e.g. redis://127.0.0.1:6379/1) so
+# several web processes share them; the embedded default keeps them per process.
+CACHES = {"default": env.cache_url("CACHE_URL", default="locmemcache://")}
+
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Accord API",
+    "DESCRIPTION": (
+        "Marketing and sales agree, in writing, on the key accounts they pursue together. "
+        "Authenticate with `Authorization: Token <key>` (or a signed-in browser session with "
+        "CSRF). Every POST accepts an `Idempotency-Key` header. See docs/api.md."
+    ),
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
+    "SERVE_AUTHENTICATION": [],
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "COMPONENT_SPLIT_REQUEST": True,
+    "SCHEMA_PATH_PREFIX": r"/api/v1",
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "api.schema.forbid_unknown_request_fields",
+        "api.schema.short_component_names",
+    ],
+    "ENUM_NAME_OVERRIDES": {
+        "NominationStateEnum": "workflow.models.State",
+        "CycleStateEnum": "workflow.models.CycleState",
+        "SideEnum": "workflow.roles.Side",
+        "TierEnum": "api.serializers.TIER_CHOICES",
+    },
+}
+
+# Bodies above DATA_UPLOAD_MAX_MEMORY_SIZE (Django's 2.5 MB default) are refused with a JSON 413.
+API_IDEMPOTENCY_TTL_HOURS = env.int("API_IDEMPOTENCY_TTL_HOURS", default=24)
+# A CRM-side job polling the agreed list passes back `next_updated_since`, which lies this many
+# seconds before the latest change, so a change still committing while it read is read again.
+API_UPDATED_SINCE_MARGIN_SECONDS = env.int("API_UPDATED_SINCE_MARGIN_SECONDS", default=30)
+CELERY_BEAT_SCHEDULE["api-expire-idempotency-keys"] = {
+    "task": "api.tasks.expire_idempotency_keys",
+    "schedule": 60 * 60,
+}
+
+# Login lockout (django-axes) on the sign-in page and the admin ------------------------------------
+# Installed and configured, but OFF until AXES_ENABLED=true: with it on, django.contrib.auth's
+# authenticate() needs the request, which the test client's client.login() does not pass
+# (tests then use client.force_login()).
+INSTALLED_APPS += ["axes"]
+MIDDLEWARE += ["axes.middleware.AxesMiddleware"]
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_ENABLED = env.bool("AXES_ENABLED", default=False)
+AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = env.int("AXES_COOLOFF_MINUTES", default=15) / 60  # hours, as a float
+# Lock the pair (username, address): a stranger cannot lock a colleague out from elsewhere.
+# The address is REMOTE_ADDR; behind a proxy set AXES_CLIENT_IP_CALLABLE (or add django-ipware).
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_HTTP_RESPONSE_CODE = 429

@@ -1,0 +1,526 @@
+"""Input serializers check the shape of a request; the services check the rules. Output
+serializers say what each answer holds. None of them writes anything."""
+
+from collections.abc import Mapping
+
+from django.contrib.auth import get_user_model
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from accounts_app.models import Account, BuyingRole
+from workflow.models import (
+    TIERS,
+    Comment,
+    Cycle,
+    CycleState,
+    Decision,
+    EventAction,
+    Nomination,
+    NominationEvent,
+    NominationKind,
+    SignOff,
+    State,
+    TargetAccount,
+)
+from workflow.roles import Side
+
+User = get_user_model()
+
+MAX_INT = 2_147_483_647  # PositiveIntegerField's upper bound on every database Django supports
+MAX_SMALL_INT = 32_767
+MAX_TEXT = 10_000
+TIER_CHOICES = [(n, f"Tier {n}") for n in TIERS]
+SIDE_FIELD_MESSAGE = (
+    "The side is never taken from a request: it is the side of the person signed in."
+)
+
+
+# --- Input ------------------------------------------------------------------------------------
+
+
+class StrictInput(serializers.Serializer):
+    """Fields not listed here are refused with 400 (a typo is not silently ignored), and so is
+    `side`: the side is always that of the person signed in."""
+
+    def to_internal_value(self, data):
+        unknown = {}
+        if isinstance(data, Mapping):
+            for name in data:
+                if name == "side":
+                    unknown[name] = [SIDE_FIELD_MESSAGE]
+                elif name not in self.fields or self.fields[name].read_only:
+                    unknown[name] = ["Unknown field."]
+        if unknown:
+            raise serializers.ValidationError(unknown)
+        return super().to_internal_value(data)
+
+
+def _text(max_length: int = MAX_TEXT, **kwargs) -> serializers.CharField:
+    return serializers.CharField(max_length=max_length, trim_whitespace=False, **kwargs)
+
+
+@extend_schema_field(OpenApiTypes.INT)
+class _ActivePeople(serializers.PrimaryKeyRelatedField):
+    def get_queryset(self):
+        return User.objects.filter(is_active=True)
+
+
+class AccountCreateInput(StrictInput):
+    name = serializers.CharField(max_length=200)
+    domain = serializers.CharField(
+        max_length=2000, help_text="A domain or web address; stored normalised (example.com)."
+    )
+    industry = serializers.CharField(max_length=100, required=False, allow_blank=True)
+    employee_count = serializers.IntegerField(
+        min_value=0, max_value=MAX_INT, required=False, allow_null=True
+    )
+    annual_revenue = serializers.DecimalField(
+        max_digits=16, decimal_places=2, min_value=0, required=False, allow_null=True
+    )
+    country = serializers.CharField(
+        max_length=2, required=False, allow_blank=True, help_text="ISO 3166-1 alpha-2, e.g. DE."
+    )
+    region = serializers.CharField(max_length=50, required=False, allow_blank=True)
+    parent = serializers.PrimaryKeyRelatedField(
+        queryset=Account.objects.all(), required=False, allow_null=True
+    )
+    sales_owner = _ActivePeople(required=False, allow_null=True)
+    marketing_owner = _ActivePeople(required=False, allow_null=True)
+    hubspot_company_id = serializers.CharField(max_length=50, required=False, allow_blank=True)
+    salesforce_account_id = serializers.CharField(max_length=18, required=False, allow_blank=True)
+
+
+class AccountUpdateInput(AccountCreateInput):
+    """Every field optional: only those sent change."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        for field in self.fields.values():
+            field.required = False
+
+
+class TierInput(StrictInput):
+    number = serializers.ChoiceField(choices=TIER_CHOICES)
+    capacity = serializers.IntegerField(min_value=0, max_value=MAX_INT)
+    required_roles = serializers.ListField(
+        child=serializers.ChoiceField(choices=BuyingRole.choices),
+        required=False,
+        default=list,
+        max_length=len(BuyingRole.choices),
+    )
+
+
+class CycleCreateInput(StrictInput):
+    name = serializers.CharField(max_length=100)
+    starts_on = serializers.DateField()
+    ends_on = serializers.DateField()
+    state = serializers.ChoiceField(choices=CycleState.choices, default=CycleState.PLANNING)
+    marketing_quorum = serializers.IntegerField(min_value=1, max_value=MAX_SMALL_INT, default=1)
+    sales_quorum = serializers.IntegerField(min_value=1, max_value=MAX_SMALL_INT, default=1)
+    proposer_counts = serializers.BooleanField(default=True)
+    reminder_after_hours = serializers.IntegerField(min_value=0, max_value=MAX_INT, default=72)
+    escalate_after_hours = serializers.IntegerField(min_value=0, max_value=MAX_INT, default=168)
+    tiers = TierInput(many=True, help_text="Exactly the three tiers 1, 2 and 3.")
+
+    def validate_tiers(self, tiers):
+        numbers = sorted(t["number"] for t in tiers)
+        if numbers != list(TIERS):
+            raise serializers.ValidationError("Give each of the tiers 1, 2 and 3 exactly once.")
+        return tiers
+
+
+class NominationCreateInput(StrictInput):
+    cycle = serializers.IntegerField(min_value=1, help_text="The cycle's id.")
+    account = serializers.IntegerField(
+        min_value=1, required=False, help_text="The account's id (or give account_domain)."
+    )
+    account_domain = serializers.CharField(
+        max_length=2000, required=False, help_text="The account's domain (or give account)."
+    )
+    kind = serializers.ChoiceField(choices=NominationKind.choices)
+    tier = serializers.ChoiceField(
+        choices=TIER_CHOICES,
+        required=False,
+        allow_null=True,
+        help_text="1, 2 or 3; none for remove.",
+    )
+    rationale = _text()
+    evidence_links = serializers.ListField(
+        child=serializers.CharField(max_length=2000), required=False, default=list, max_length=50
+    )
+
+    def validate(self, attrs):
+        if ("account" in attrs) == ("account_domain" in attrs):
+            raise serializers.ValidationError(
+                {"account": ["Give either account (an id) or account_domain, not both."]}
+            )
+        return attrs
+
+
+class DecisionInput(StrictInput):
+    decision = serializers.ChoiceField(choices=Decision.choices)
+    note = _text(required=False, allow_blank=True, default="")
+
+
+class CommentInput(StrictInput):
+    body = _text()
+
+
+class WithdrawInput(StrictInput):
+    note = _text(required=False, allow_blank=True, default="")
+
+
+class ResubmitInput(StrictInput):
+    tier = serializers.ChoiceField(choices=TIER_CHOICES, required=False, allow_null=True)
+    rationale = _text(required=False)
+    evidence_links = serializers.ListField(
+        child=serializers.CharField(max_length=2000), required=False, max_length=50
+    )
+    note = _text(required=False, allow_blank=True, default="")
+
+
+class ServiceAccountInput(StrictInput):
+    username = serializers.CharField(max_length=150, help_text="e.g. crm-sync")
+    description = serializers.CharField(max_length=200, required=False, allow_blank=True)
+
+
+class TargetAccountQuery(serializers.Serializer):
+    updated_since = serializers.DateTimeField(
+        required=False,
+        help_text=(
+            "ISO 8601, e.g. 2027-01-31T12:00:00Z. Returns entries added, changed or removed "
+            "after this time (removed ones included)."
+        ),
+    )
+    tier = serializers.ChoiceField(choices=TIER_CHOICES, required=False)
+    include_removed = serializers.BooleanField(
+        required=False,
+        default=False,
+        help_text="Without updated_since, also list entries that were removed.",
+    )
+
+
+class DiffQuery(serializers.Serializer):
+    against = serializers.IntegerField(
+        min_value=1, max_value=MAX_INT, help_text="The number of the version to compare with."
+    )
+
+
+# --- Output -----------------------------------------------------------------------------------
+
+
+class PersonOutput(serializers.Serializer):
+    id = serializers.IntegerField()
+    username = serializers.CharField()
+    name = serializers.SerializerMethodField()
+    email = serializers.EmailField()
+
+    def get_name(self, user) -> str:
+        return user.get_full_name() or user.username
+
+
+class AccountOutput(serializers.ModelSerializer):
+    sales_owner = PersonOutput(allow_null=True)
+    marketing_owner = PersonOutput(allow_null=True)
+
+    class Meta:
+        model = Account
+        fields = [
+            "id",
+            "key",
+            "name",
+            "domain",
+            "industry",
+            "employee_count",
+            "annual_revenue",
+            "country",
+            "region",
+            "parent",
+            "hubspot_company_id",
+            "salesforce_account_id",
+            "sales_owner",
+            "marketing_owner",
+            "fit_score",
+            "source",
+            "created_at",
+            "updated_at",
+        ]
+
+
+class AccountBriefOutput(serializers.Serializer):
+    id = serializers.IntegerField()
+    key = serializers.UUIDField()
+    name = serializers.CharField()
+    domain = serializers.CharField()
+
+
+class TierOutput(serializers.Serializer):
+    number = serializers.IntegerField()
+    capacity = serializers.IntegerField()
+    used = serializers.IntegerField(help_text="Accounts on the list in this tier now.")
+    required_roles = serializers.ListField(child=serializers.ChoiceField(BuyingRole.choices))
+
+
+class CycleOutput(serializers.ModelSerializer):
+    tiers = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Cycle
+        fields = [
+            "id",
+            "name",
+            "starts_on",
+            "ends_on",
+            "state",
+            "marketing_quorum",
+            "sales_quorum",
+            "proposer_counts",
+            "reminder_after_hours",
+            "escalate_after_hours",
+            "tiers",
+            "created_at",
+        ]
+
+    @extend_schema_field(TierOutput(many=True))
+    def get_tiers(self, cycle):
+        used = self.context.get("tier_usage", {})
+        return [
+            {
+                "number": tier.number,
+                "capacity": tier.capacity,
+                "used": used.get((cycle.pk, tier.number), 0),
+                "required_roles": tier.required_roles,
+            }
+            for tier in cycle.tiers.all()
+        ]
+
+
+class DecisionOutput(serializers.ModelSerializer):
+    person = PersonOutput()
+
+    class Meta:
+        model = SignOff
+        fields = [
+            "id",
+            "round",
+            "person",
+            "side",
+            "decision",
+            "note",
+            "by_submission",
+            "created_at",
+        ]
+
+
+class SideStatusOutput(serializers.Serializer):
+    side = serializers.ChoiceField(choices=Side.choices)
+    quorum = serializers.IntegerField(help_text="Approvals this side must give.")
+    approvals = serializers.IntegerField(help_text="Approvals given in the current round.")
+    reached = serializers.BooleanField()
+    decisions = DecisionOutput(many=True, help_text="This side's decisions in the current round.")
+
+
+class SignOffStatusOutput(serializers.Serializer):
+    marketing = SideStatusOutput()
+    sales = SideStatusOutput()
+
+
+class NominationOutput(serializers.ModelSerializer):
+    account = AccountBriefOutput()
+    proposer = PersonOutput()
+    state = serializers.ChoiceField(choices=State.choices)
+
+    class Meta:
+        model = Nomination
+        fields = [
+            "id",
+            "cycle",
+            "account",
+            "kind",
+            "tier",
+            "state",
+            "round",
+            "rationale",
+            "evidence_links",
+            "proposer",
+            "proposer_side",
+            "fit_score_at_proposal",
+            "created_at",
+            "submitted_at",
+            "decided_at",
+            "updated_at",
+        ]
+
+
+class NominationDetailOutput(NominationOutput):
+    sign_off_status = serializers.SerializerMethodField(
+        help_text="Each side's sign-off status in the current round."
+    )
+
+    class Meta(NominationOutput.Meta):
+        fields = [*NominationOutput.Meta.fields, "sign_off_status"]
+
+    @extend_schema_field(SignOffStatusOutput)
+    def get_sign_off_status(self, nomination):
+        from workflow.services import side_statuses
+
+        statuses = side_statuses(nomination, getattr(nomination, "current_sign_offs", None))
+        return {
+            side.value: {
+                "side": side.value,
+                "quorum": status.quorum,
+                "approvals": len(status.approvals),
+                "reached": status.reached,
+                "decisions": DecisionOutput(status.decisions, many=True).data,
+            }
+            for side, status in statuses.items()
+        }
+
+
+class DecisionResultOutput(serializers.Serializer):
+    decision = DecisionOutput()
+    nomination = NominationDetailOutput()
+
+
+class CommentOutput(serializers.ModelSerializer):
+    author = PersonOutput()
+    mentions = serializers.SlugRelatedField(slug_field="username", many=True, read_only=True)
+
+    class Meta:
+        model = Comment
+        fields = ["id", "nomination", "author", "author_side", "body", "mentions", "created_at"]
+
+
+class EventOutput(serializers.ModelSerializer):
+    actor = PersonOutput(allow_null=True)
+    action = serializers.ChoiceField(choices=EventAction.choices)
+
+    class Meta:
+        model = NominationEvent
+        fields = [
+            "id",
+            "actor",
+            "actor_side",
+            "action",
+            "from_state",
+            "to_state",
+            "round",
+            "note",
+            "created_at",
+        ]
+
+
+class TargetAccountAccountOutput(serializers.Serializer):
+    id = serializers.IntegerField()
+    key = serializers.UUIDField(help_text="Accord's account key (the CRM's unique property).")
+    name = serializers.CharField()
+    domain = serializers.CharField()
+    industry = serializers.CharField()
+    employee_count = serializers.IntegerField(allow_null=True)
+    country = serializers.CharField()
+    region = serializers.CharField()
+    hubspot_company_id = serializers.CharField()
+    salesforce_account_id = serializers.CharField()
+
+
+class TargetAccountOutput(serializers.ModelSerializer):
+    account = TargetAccountAccountOutput()
+    sales_owner = PersonOutput(allow_null=True)
+    marketing_owner = PersonOutput(allow_null=True)
+    updated_at = serializers.DateTimeField(
+        source="changed_at",
+        help_text="When this entry or its account last changed (what updated_since compares).",
+    )
+    active = serializers.BooleanField(source="is_active", help_text="False once removed.")
+
+    class Meta:
+        model = TargetAccount
+        fields = [
+            "id",
+            "account",
+            "tier",
+            "sales_owner",
+            "marketing_owner",
+            "nomination",
+            "last_nomination",
+            "added_at",
+            "removed_at",
+            "updated_at",
+            "active",
+        ]
+
+
+class VersionEntryOutput(serializers.Serializer):
+    account_id = serializers.IntegerField()
+    account_name = serializers.CharField()
+    domain = serializers.CharField()
+    tier = serializers.IntegerField()
+    nomination_id = serializers.IntegerField(allow_null=True)
+
+
+class VersionOutput(serializers.Serializer):
+    number = serializers.IntegerField()
+    note = serializers.CharField()
+    published_at = serializers.DateTimeField()
+    published_by = PersonOutput()
+
+
+class VersionDetailOutput(VersionOutput):
+    entries = VersionEntryOutput(many=True)
+
+
+class TierChangeOutput(VersionEntryOutput):
+    old_tier = serializers.IntegerField()
+
+
+class DiffOutput(serializers.Serializer):
+    old = serializers.IntegerField(source="old.number", help_text="The older version's number.")
+    new = serializers.IntegerField(source="new.number", help_text="The newer version's number.")
+    added = VersionEntryOutput(many=True)
+    removed = VersionEntryOutput(many=True)
+    tier_changed = TierChangeOutput(many=True)
+
+
+class ServiceAccountOutput(serializers.Serializer):
+    id = serializers.IntegerField()
+    username = serializers.CharField(source="user.username")
+    description = serializers.CharField()
+    created_by = PersonOutput(allow_null=True)
+    created_at = serializers.DateTimeField()
+    has_token = serializers.SerializerMethodField()
+
+    def get_has_token(self, service_account) -> bool:
+        return hasattr(service_account.user, "auth_token")
+
+
+class ServiceAccountCreatedOutput(ServiceAccountOutput):
+    token = serializers.CharField(
+        help_text="Shown once. Send it as `Authorization: Token <token>`."
+    )
+
+
+class MeOutput(serializers.Serializer):
+    id = serializers.IntegerField()
+    username = serializers.CharField()
+    name = serializers.CharField()
+    email = serializers.CharField()
+    side = serializers.ChoiceField(choices=Side.choices, allow_null=True)
+    is_approver = serializers.BooleanField()
+    is_ops = serializers.BooleanField()
+    is_service_account = serializers.BooleanField()
+
+
+@extend_schema_field(
+    {"type": "object", "additionalProperties": {"type": "array", "items": {"type": "string"}}}
+)
+class _FieldErrors(serializers.DictField):
+    pass
+
+
+class ErrorOutput(serializers.Serializer):
+    detail = serializers.CharField(help_text="What went wrong, in plain words.")
+    code = serializers.CharField(help_text="e.g. invalid, not_authenticated, conflict, throttled")
+    fields = _FieldErrors(
+        required=False, help_text="The fields at fault and their messages (400, some 409)."
+    )

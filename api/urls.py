@@ -1,0 +1,63 @@
+from django.contrib.auth.decorators import login_not_required
+from django.http import JsonResponse
+from django.urls import include, path, re_path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from api import views
+
+app_name = "api"
+
+
+@login_not_required
+def not_found(request, *args, **kwargs):
+    return JsonResponse(
+        {"detail": f"There is no API endpoint at {request.path}.", "code": "not_found"},
+        status=404,
+    )
+
+
+v1 = [
+    path("me/", views.MeView.as_view(), name="me"),
+    path("accounts/", views.AccountListView.as_view(), name="accounts"),
+    path("accounts/<int:pk>/", views.AccountDetailView.as_view(), name="account"),
+    path("cycles/", views.CycleListView.as_view(), name="cycles"),
+    path("cycles/<int:pk>/", views.CycleDetailView.as_view(), name="cycle"),
+    path(
+        "cycles/<int:pk>/target-accounts/",
+        views.TargetAccountListView.as_view(),
+        name="target-accounts",
+    ),
+    path("cycles/<int:pk>/versions/", views.VersionListView.as_view(), name="versions"),
+    path(
+        "cycles/<int:pk>/versions/<int:number>/",
+        views.VersionDetailView.as_view(),
+        name="version",
+    ),
+    path(
+        "cycles/<int:pk>/versions/<int:number>/diff/",
+        views.VersionDiffView.as_view(),
+        name="version-diff",
+    ),
+    path("nominations/", views.NominationListView.as_view(), name="nominations"),
+    path("nominations/<int:pk>/", views.NominationDetailView.as_view(), name="nomination"),
+    path("nominations/<int:pk>/decisions/", views.DecisionListView.as_view(), name="decisions"),
+    path("nominations/<int:pk>/comments/", views.CommentListView.as_view(), name="comments"),
+    path("nominations/<int:pk>/events/", views.EventListView.as_view(), name="events"),
+    path("nominations/<int:pk>/withdraw/", views.WithdrawView.as_view(), name="withdraw"),
+    path("nominations/<int:pk>/resubmit/", views.ResubmitView.as_view(), name="resubmit"),
+    path("service-accounts/", views.ServiceAccountListView.as_view(), name="service-accounts"),
+    path(
+        "service-accounts/<int:pk>/revoke/",
+        views.ServiceAccountRevokeView.as_view(),
+        name="service-account-revoke",
+    ),
+]
+
+urlpatterns = [
+    path("schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("docs/", SpectacularSwaggerView.as_view(url_name="api:schema"), name="docs"),
+    path("v1/", include(v1)),
+    # Any other /api/v1/…/ answers a JSON 404 (paths without the final slash are redirected
+    # to it first by APPEND_SLASH).
+    re_path(r"^v1/(?:.*/)?$", not_found),
+]
