@@ -14,6 +14,24 @@ def _fast_password_hashing(settings):
     ]
 
 
+@pytest.fixture
+def mail(mailoutbox, django_capture_on_commit_callbacks):
+    """The outbox, with after-commit callbacks (where e-mails are queued) executed."""
+
+    class Mail:
+        outbox = mailoutbox
+
+        @staticmethod
+        def capture():
+            return django_capture_on_commit_callbacks(execute=True)
+
+        @staticmethod
+        def recipients():
+            return sorted(address for m in mailoutbox for address in m.to)
+
+    return Mail
+
+
 @pytest.fixture(autouse=True)
 def _postgres_only(request):
     """Tests marked `postgres` skip on SQLite, except in CI where they must run."""
