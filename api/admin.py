@@ -25,7 +25,9 @@ class ServiceAccountAdmin(admin.ModelAdmin):
     def has_token(self, obj) -> bool:
         return hasattr(obj.user, "auth_token")
 
-    @admin.action(description="Issue a new token (the old one stops working)")
+    @admin.action(
+        description="Issue a new token (the old one stops working)", permissions=["change"]
+    )
     def issue_new_token(self, request, queryset):
         for service_account in queryset.select_related("user"):
             try:
@@ -41,7 +43,7 @@ class ServiceAccountAdmin(admin.ModelAdmin):
                 messages.SUCCESS,
             )
 
-    @admin.action(description="Revoke the token")
+    @admin.action(description="Revoke the token", permissions=["change"])
     def revoke_token(self, request, queryset):
         revoked = 0
         for service_account in queryset.select_related("user"):

@@ -6,11 +6,16 @@ workflow.errors.DomainError, raised by the services the API calls, maps by its t
 Invalid → 400, NotAllowed → 403, Conflict → 409, with the service's plain-language message.
 """
 
+import logging
+
 from django.core.exceptions import RequestDataTooBig
+from django.db import IntegrityError
 from rest_framework import exceptions, status
 from rest_framework.views import exception_handler as drf_exception_handler
 
 from workflow.errors import Conflict, DomainError, Invalid, NotAllowed
+
+logger = logging.getLogger(__name__)
 
 _DOMAIN_CODES = {Invalid: "invalid", NotAllowed: "not_allowed", Conflict: "conflict"}
 
@@ -93,6 +98,11 @@ def exception_handler(exc, context):
         exc = DomainRefusal(exc)
     elif isinstance(exc, RequestDataTooBig):
         exc = PayloadTooLarge()
+    elif isinstance(exc, IntegrityError):
+        # The last line of defence: a database constraint the service did not foresee. The
+        # statement was refused, so nothing changed; say so rather than answer 500.
+        logger.warning("API request refused by a database constraint: %s", exc)
+        exc = StateConflict("This conflicts with existing data, so nothing was changed.")
     response = drf_exception_handler(exc, context)
     if response is None:
         return None

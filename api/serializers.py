@@ -29,6 +29,7 @@ User = get_user_model()
 
 MAX_INT = 2_147_483_647  # PositiveIntegerField's upper bound on every database Django supports
 MAX_SMALL_INT = 32_767
+MAX_ID = 2**63 - 1
 MAX_TEXT = 10_000
 TIER_CHOICES = [(n, f"Tier {n}") for n in TIERS]
 SIDE_FIELD_MESSAGE = (
@@ -131,9 +132,12 @@ class CycleCreateInput(StrictInput):
 
 
 class NominationCreateInput(StrictInput):
-    cycle = serializers.IntegerField(min_value=1, help_text="The cycle's id.")
+    cycle = serializers.IntegerField(min_value=1, max_value=MAX_ID, help_text="The cycle's id.")
     account = serializers.IntegerField(
-        min_value=1, required=False, help_text="The account's id (or give account_domain)."
+        min_value=1,
+        max_value=MAX_ID,
+        required=False,
+        help_text="The account's id (or give account_domain).",
     )
     account_domain = serializers.CharField(
         max_length=2000, required=False, help_text="The account's domain (or give account)."

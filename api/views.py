@@ -61,7 +61,7 @@ from api.serializers import (
     WithdrawInput,
 )
 from workflow import services as workflow_services
-from workflow.errors import Invalid
+from workflow.errors import Conflict, Invalid
 from workflow.models import Cycle
 from workflow.roles import is_approver, is_ops, side_of
 from workflow.selectors import list_version_diff
@@ -188,6 +188,14 @@ class MeView(ApiView):
 # --- Accounts ----------------------------------------------------------------------------------
 
 
+def _check_crm_ids_free(data: dict, *, account: Account | None = None) -> None:
+    """A CRM id belongs to one account (a database constraint); say which one has it."""
+    for field in ("hubspot_company_id", "salesforce_account_id"):
+        holder = selectors.account_with_crm_id(field, data.get(field), exclude=account)
+        if holder is not None:
+            raise Conflict(f"{holder.name} ({holder.domain}) already has this id.", field=field)
+
+
 class AccountListView(ApiView):
     permission_classes = [IsMemberOrIntegrationReadOnly]
     filterset_class = AccountFilter
@@ -212,6 +220,7 @@ class AccountListView(ApiView):
     @idempotent
     def post(self, request):
         data = dict(_input(AccountCreateInput, request))
+        _check_crm_ids_free(data)
         account = account_services.account_create(
             name=data.pop("name"), domain=data.pop("domain"), by=request.user, **data
         )
@@ -244,6 +253,7 @@ class AccountDetailView(ApiView):
     def patch(self, request, pk: int):
         account = self._account(pk)
         data = _input(AccountUpdateInput, request)
+        _check_crm_ids_free(data, account=account)
         account_services.account_update(account=account, by=request.user, **data)
         return Response(AccountOutput(self._account(pk)).data)
 

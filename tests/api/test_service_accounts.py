@@ -1,0 +1,140 @@
+"""Read-only integration tokens for CRM-side jobs: made by ops, revocable, and read-only."""
+
+from io import StringIO
+
+import pytest
+from django.core.management import CommandError, call_command
+
+from api.models import ServiceAccount
+from tests.api.conftest import client_for
+from tests.factories import AccountFactory
+from workflow import services
+from workflow.models import Comment, SignOff
+
+
+def _token_from(output: str) -> str:
+    return output.split("API token: ")[1].strip()
+
+
+def test_it_creates_an_integration_token_from_the_command_line(db, the_cycle):
+    out = StringIO()
+    call_command("accord_service_account", "hubspot-job", "--description", "Nightly", stdout=out)
+    token = _token_from(out.getvalue())
+    crm = client_for(token=token)
+    assert crm.get(f"/api/v1/cycles/{the_cycle.pk}/target-accounts/").status_code == 200
+    service_account = ServiceAccount.objects.get(user__username="hubspot-job")
+    assert service_account.description == "Nightly"
+    assert not service_account.user.has_usable_password()
+
+
+def test_it_rotates_and_revokes_from_the_command_line(db, integration_token):
+    out = StringIO()
+    call_command("accord_service_account", "crm-sync", "--rotate", stdout=out)
+    new = _token_from(out.getvalue())
+    assert client_for(token=integration_token).get("/api/v1/me/").status_code == 401
+    assert client_for(token=new).get("/api/v1/me/").status_code == 200
+    call_command("accord_service_account", "crm-sync", "--revoke", stdout=StringIO())
+    assert client_for(token=new).get("/api/v1/me/").status_code == 401
+    with pytest.raises(CommandError, match="no integration login called ghost"):
+        call_command("accord_service_account", "ghost", "--revoke")
+    with pytest.raises(CommandError, match="already taken"):
+        call_command("accord_service_account", "crm-sync")
+
+
+def test_it_lets_ops_create_list_and_revoke_tokens_through_the_api(people, clients):
+    ops = clients["ops"]
+    created = ops.post(
+        "/api/v1/service-accounts/", {"username": "sf-sync", "description": "Salesforce"}
+    )
+    assert created.status_code == 201
+    token = created.json()["token"]
+    assert client_for(token=token).get("/api/v1/accounts/").status_code == 200
+    listed = ops.get("/api/v1/service-accounts/").json()["results"]
+    assert {(s["username"], s["has_token"]) for s in listed} == {
+        ("crm-sync", True),
+        ("sf-sync", True),
+    }
+    assert all("token" not in s for s in listed)
+    assert listed[1]["created_by"]["username"] == people.ops.username
+
+    revoked = ops.post(f"/api/v1/service-accounts/{created.json()['id']}/revoke/")
+    assert revoked.status_code == 200
+    assert revoked.json()["has_token"] is False
+    assert client_for(token=token).get("/api/v1/accounts/").status_code == 401
+
+
+def test_it_refuses_a_name_already_taken(people, clients):
+    response = clients["ops"].post("/api/v1/service-accounts/", {"username": "sam"})
+    assert response.status_code == 409
+    assert response.json()["fields"]["username"]
+
+
+def test_it_keeps_an_integration_token_read_only(people, the_cycle, account, clients):
+    crm = clients["integration"]
+    nomination = services.nomination_create(
+        cycle=the_cycle, account=account, kind="add", tier=1, rationale="Fit", by=people.marketer
+    )
+    n = f"/api/v1/nominations/{nomination.pk}/"
+    refused = [
+        crm.post("/api/v1/accounts/", {"name": "X", "domain": "x.example"}),
+        crm.patch(f"/api/v1/accounts/{account.pk}/", {"name": "Y"}),
+        crm.post(
+            "/api/v1/cycles/",
+            {"name": "C", "starts_on": "2028-01-01", "ends_on": "2028-02-01", "tiers": []},
+        ),
+        crm.post(
+            "/api/v1/nominations/",
+            {
+                "cycle": the_cycle.pk,
+                "account": AccountFactory().pk,
+                "kind": "add",
+                "tier": 1,
+                "rationale": "Because",
+            },
+        ),
+        crm.post(f"{n}decisions/", {"decision": "approve"}),
+        crm.post(f"{n}comments/", {"body": "Hi"}),
+        crm.post(f"{n}withdraw/", {}),
+        crm.get(n),
+        crm.get(f"{n}comments/"),
+        crm.get(f"{n}events/"),
+        crm.get("/api/v1/service-accounts/"),
+        crm.post("/api/v1/service-accounts/", {"username": "escalate"}),
+    ]
+    assert [r.status_code for r in refused] == [403] * len(refused)
+    assert SignOff.objects.filter(by_submission=False).count() == 0
+    assert not Comment.objects.exists()
+    assert not ServiceAccount.objects.filter(user__username="escalate").exists()
+    # The service itself refuses too, should a view ever forget to.
+    from api.models import ServiceAccount as SA
+    from workflow.errors import NotAllowed
+
+    robot = SA.objects.get(user__username="crm-sync").user
+    with pytest.raises(NotAllowed):
+        services.comment_create(nomination=nomination, by=robot, body="Hi")
+
+
+def test_it_lets_ops_issue_and_revoke_tokens_in_the_admin(people, integration_token):
+    from django.test import Client
+
+    ops_person = people.ops
+    ops_person.is_staff = True  # ops are staff; their rights come from the ops group
+    ops_person.save()
+    admin = Client()
+    admin.force_login(ops_person)
+    service_account = ServiceAccount.objects.get(user__username="crm-sync")
+    changelist = "/admin/api/serviceaccount/"
+    assert admin.get(changelist).status_code == 200
+
+    issued = admin.post(
+        changelist,
+        {"action": "issue_new_token", "_selected_action": [service_account.pk]},
+        follow=True,
+    )
+    message = next(str(m) for m in issued.context["messages"])
+    new = message.split(": ")[1].split(" ")[0]
+    assert client_for(token=integration_token).get("/api/v1/me/").status_code == 401
+    assert client_for(token=new).get("/api/v1/me/").status_code == 200
+
+    admin.post(changelist, {"action": "revoke_token", "_selected_action": [service_account.pk]})
+    assert client_for(token=new).get("/api/v1/me/").status_code == 401
