@@ -1,13 +1,33 @@
 from rest_framework import pagination
+from rest_framework.exceptions import ValidationError
 
 
 class PageNumberPagination(pagination.PageNumberPagination):
-    """`?page=N&page_size=M` (at most 1,000). Answers `{count, next, previous, results}`;
-    a page past the end is a 404."""
+    """`?page=N&page_size=M` (M from 1 to 1,000; more is read as 1,000). Answers
+    `{count, next, previous, results}`; a page past the end is a 404, a page size that is not
+    a whole number of at least 1 a 400."""
 
     page_size_query_param = "page_size"
     max_page_size = 1000
     invalid_page_message = "There is no page {page_number}: {message}"
+
+    def get_page_size(self, request):
+        raw = request.query_params.get(self.page_size_query_param, "")
+        if raw == "":
+            return self.page_size
+        try:
+            size = int(raw)
+        except ValueError:
+            size = 0
+        if size < 1:
+            raise ValidationError(
+                {
+                    self.page_size_query_param: [
+                        f"Use a whole number from 1 to {self.max_page_size}."
+                    ]
+                }
+            )
+        return min(size, self.max_page_size)
 
 
 class TargetAccountPagination(PageNumberPagination):

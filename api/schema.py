@@ -42,6 +42,17 @@ def forbid_unknown_request_fields(result, generator, request, public):
     return result
 
 
+def empty_query_values_mean_absent(result, generator, request, public):
+    """`?state=` is the same as no `state` at all (django-filter and DRF read an empty optional
+    query parameter as absent), so optional query parameters say `allowEmptyValue: true`."""
+    for operations in result.get("paths", {}).values():
+        for operation in operations.values():
+            for parameter in operation.get("parameters", []):
+                if parameter.get("in") == "query" and not parameter.get("required"):
+                    parameter["allowEmptyValue"] = True
+    return result
+
+
 _SUFFIX = re.compile(r"(Input|Output)(?=Request$|List$|$)")
 
 

@@ -316,11 +316,10 @@ class CycleDetailView(ApiView):
 
 
 def _matches(if_none_match: str, etag: str) -> bool:
-    """Weak comparison (RFC 9110 §13.1.2): W/"x" matches "x" and W/"x"."""
+    """Weak comparison (RFC 9110 §13.1.2): W/"x" matches "x" and W/"x". `*` is not honoured:
+    it says nothing about which version the client holds."""
     if not if_none_match:
         return False
-    if if_none_match.strip() == "*":
-        return True
     ours = etag.removeprefix("W/")
     return any(tag.removeprefix("W/") == ours for tag in parse_etags(if_none_match))
 
@@ -369,6 +368,7 @@ class TargetAccountListView(ApiView):
     def get(self, request, pk: int):
         query = TargetAccountQuery(data=request.query_params)
         query.is_valid(raise_exception=True)
+        self.paginator.get_page_size(request)  # a bad page size is a 400, even with an ETag
         state = selectors.target_list_state(pk)
         if state is None:
             raise NotFound(f"There is no cycle #{pk}.")

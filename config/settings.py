@@ -224,6 +224,7 @@ SPECTACULAR_SETTINGS = {
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "api.schema.forbid_unknown_request_fields",
+        "api.schema.empty_query_values_mean_absent",
         "api.schema.short_component_names",
     ],
     "ENUM_NAME_OVERRIDES": {
