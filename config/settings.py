@@ -44,6 +44,7 @@ INSTALLED_APPS = [
     "rest_framework.authtoken",
     "accounts_app",
     "workflow",
+    "crm",
 ]
 
 MIDDLEWARE = [
