@@ -29,7 +29,7 @@ from accounts_app.models import (
     IcpVersion,
     Opportunity,
 )
-from accounts_app.resources import AccountResource
+from accounts_app.resources import AccountResource, LineNumberedCSV, line_of
 from accounts_app.scoring import validate_criteria
 from accounts_app.services import (
     ACCOUNT_FIELDS,
@@ -52,7 +52,7 @@ def import_error_lines(result) -> list[str]:
     """Every problem of an import, as "line 7, column employee_count: …" (header = line 1)."""
     lines = [str(error.error) for error in result.base_errors]
     for row in result.invalid_rows:
-        line = row.number + 1
+        line = line_of(result, row.number)
         for column, problems in row.error_dict.items():
             where = f"line {line}"
             if column != NON_FIELD_ERRORS:
@@ -60,7 +60,7 @@ def import_error_lines(result) -> list[str]:
             lines.extend(f"{where}: {problem}" for problem in problems)
     for row in result.error_rows:
         for error in row.errors:
-            lines.append(f"line {row.number + 1}: could not be saved ({error.error}).")
+            lines.append(f"line {line_of(result, row.number)}: could not be saved ({error.error}).")
     return lines
 
 
@@ -152,7 +152,7 @@ class AccountAdmin(ServiceErrorsMixin, ImportExportMixin, admin.ModelAdmin):
 
     # Import and export (django-import-export).
     resource_classes = [AccountResource]
-    import_formats = [CSV]
+    import_formats = [LineNumberedCSV]
     export_formats = [CSV]
     confirm_form_class = AccountConfirmImportForm
     import_template_name = "admin/accounts_app/account/import.html"

@@ -6,6 +6,8 @@ Saving goes through accounts_app.services (account_create / account_update), whi
 fit score against the effective ideal customer profile.
 """
 
+import csv
+import io
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
@@ -70,25 +72,62 @@ def _cell(row: Mapping, column: str) -> str:
     return value
 
 
-def header_problems(headers) -> list[str]:
-    """Plain-language problems with the header line (line 1)."""
+@dataclass
+class CsvFile:
+    """A CSV file's rows with the line each starts on, as a spreadsheet would number them."""
+
+    headers: list[str]
+    header_line: int
+    rows: list[list[str]]
+    lines: list[int]  # the line each row starts on
+    row_problems: dict[int, str]  # row index → a problem with the row's shape
+
+
+def read_csv(text: str) -> CsvFile:
+    """Parse CSV text, keeping line numbers: blank lines are skipped (but counted), a quoted
+    cell may span lines, short rows are padded with empty cells."""
+    reader = csv.reader(io.StringIO(text.lstrip("\ufeff"), newline=""))
+    headers, header_line = None, 1
+    rows, lines, problems = [], [], {}
+    previous_end = 0
+    for record in reader:
+        start, previous_end = previous_end + 1, reader.line_num
+        if not any(cell.strip() for cell in record):
+            continue
+        if headers is None:
+            headers, header_line = [normalise_header(h) for h in record], start
+            continue
+        extra = record[len(headers) :]
+        if any(cell.strip() for cell in extra):
+            problems[len(rows)] = (
+                f"this line has {len(record)} cells but the header has {len(headers)} columns."
+            )
+        rows.append((record + [""] * len(headers))[: len(headers)])
+        lines.append(start)
+    return CsvFile(headers or [], header_line, rows, lines, problems)
+
+
+def header_problems(headers, *, line: int = 1) -> list[str]:
+    """Plain-language problems with the header line."""
+    if not headers:
+        return ["The file is empty: it needs a header line and a line per account."]
     problems = []
     known = set(COLUMNS) | set(EXPORT_ONLY_COLUMNS)
-    unknown = [h for h in headers if h not in known]
+    unknown = [h for h in headers if h and h not in known]
     if unknown:
         problems.append(
-            f"line 1: unknown column{'s' if len(unknown) > 1 else ''} "
+            f"line {line}: unknown column{'s' if len(unknown) > 1 else ''} "
             f"{', '.join(repr(h) for h in unknown)}. The columns are: {', '.join(COLUMNS)}."
         )
     missing = [c for c in REQUIRED_COLUMNS if c not in headers]
     if missing:
         problems.append(
-            f"line 1: the file has no {' and no '.join(missing)} column; "
+            f"line {line}: the file has no {' and no '.join(missing)} column; "
             "every account needs a name and a domain."
         )
-    duplicated = sorted({h for h in headers if headers.count(h) > 1})
+    duplicated = sorted({h for h in headers if h and headers.count(h) > 1})
     if duplicated:
-        problems.append(f"line 1: the column {', '.join(duplicated)} appears twice.")
+        problems.append(f"line {line}: the column {', '.join(duplicated)} appears twice.")
     return problems
 
 

@@ -8,9 +8,11 @@ on that row. Export: the same columns, plus the fit score and the source; cells 
 would run as formulas get a leading apostrophe.
 """
 
+import tablib
 from django.contrib.auth import get_user_model
-from django.core.exceptions import ValidationError
+from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from import_export import fields, resources, widgets
+from import_export.formats.base_formats import CSV
 
 from accounts_app.domains import normalise_domain
 from accounts_app.imports import (
@@ -18,7 +20,7 @@ from accounts_app.imports import (
     AccountRowReader,
     header_problems,
     neutralise_formula,
-    normalise_header,
+    read_csv,
 )
 from accounts_app.models import Account, Source
 from accounts_app.services import ACCOUNT_FIELDS, account_create, account_update, effective_icp
@@ -29,6 +31,27 @@ User = get_user_model()
 
 class HeaderError(Exception):
     """The header line is unusable: nothing in the file can be read."""
+
+
+class LineNumberedCSV(CSV):
+    """CSV read with each row's line number in the file (blank lines and cells spanning
+    lines counted), so that errors name the line a spreadsheet shows."""
+
+    def create_dataset(self, in_stream, **kwargs):
+        if isinstance(in_stream, bytes):
+            in_stream = in_stream.decode(self.encoding or "utf-8-sig")
+        parsed = read_csv(in_stream)
+        dataset = tablib.Dataset(*parsed.rows, headers=parsed.headers)
+        dataset.accord_csv = parsed
+        return dataset
+
+
+def line_of(result_or_lines, row_number: int) -> int:
+    """The file's line for import-export's row number (1 = the first row after the header)."""
+    lines = getattr(result_or_lines, "accord_lines", result_or_lines)
+    if lines and 0 < row_number <= len(lines):
+        return lines[row_number - 1]
+    return row_number + 1
 
 
 class AccountResource(resources.ModelResource):
@@ -71,8 +94,12 @@ class AccountResource(resources.ModelResource):
     # --- Import -------------------------------------------------------------------------
 
     def before_import(self, dataset, **kwargs):
-        dataset.headers = [normalise_header(h) for h in dataset.headers or []]
-        problems = header_problems(dataset.headers)
+        parsed = getattr(dataset, "accord_csv", None)
+        self.lines = parsed.lines if parsed else None
+        self.row_problems = parsed.row_problems if parsed else {}
+        problems = header_problems(
+            list(dataset.headers or []), line=parsed.header_line if parsed else 1
+        )
         if problems:
             # Reported once for the file; no row can be read against a wrong header.
             while len(dataset):
@@ -89,11 +116,19 @@ class AccountResource(resources.ModelResource):
             return None
         return Account.objects.filter(domain=domain).first()
 
+    def after_import(self, dataset, result, **kwargs):
+        # Not super(): it resets the id sequence, which is for imports that bring their own
+        # ids (these never do) and could move it back under a concurrent insert.
+        result.accord_lines = self.lines
+
     def import_instance(self, instance, row, **kwargs):
-        line = kwargs["row_number"] + 1  # the header is line 1
-        checked = self.reader.read(row, line=line)
-        if checked.errors:
-            raise ValidationError(checked.errors)
+        row_number = kwargs["row_number"]
+        checked = self.reader.read(row, line=line_of(self.lines, row_number))
+        errors = dict(checked.errors)
+        if row_number - 1 in self.row_problems:
+            errors[NON_FIELD_ERRORS] = self.row_problems[row_number - 1]
+        if errors:
+            raise ValidationError(errors)
         for name, value in checked.values.items():
             setattr(instance, name, value)
         instance._accord_values = checked.values

@@ -266,3 +266,25 @@ def test_people_on_a_side_cannot_reach_the_import(client):
 
     assert response.status_code == 302
     assert "/admin/login/" in response["Location"]
+
+
+def test_line_numbers_are_the_files_with_blank_lines_and_cells_spanning_lines(ops):
+    preview = upload(
+        ops,
+        "\ufeff"
+        + HEADER
+        + "Globex,globex.example,,,,,,,,\n"
+        + "\n"
+        + '"Initech\nHoldings",initech.example,,many,,,,,,\n'
+        + "Hooli,hooli.example,,,,ZZ,,,,\n"
+        + "Umbrella,umbrella.example,,,,,,,,,surplus\n"
+        + "Short,short.example\n",
+    )
+
+    assert preview.context["error_lines"] == [
+        "line 4, column employee_count: 'many' is not a whole number.",
+        "line 6, column country: 'ZZ' is not a two-letter country code (ISO 3166-1), "
+        "e.g. DE or US.",
+        "line 7: this line has 11 cells but the header has 10 columns.",
+    ]
+    assert preview.context["valid_count"] == 2  # Globex, and Short with its empty cells
