@@ -7,7 +7,14 @@ from django.contrib.auth import get_user_model
 
 from tests.admin.helpers import agree
 from workflow import services
-from workflow.models import NominationEvent, State
+from workflow.models import (
+    ListVersion,
+    Nomination,
+    NominationEvent,
+    SignOff,
+    State,
+    TargetAccount,
+)
 
 User = get_user_model()
 
@@ -52,6 +59,19 @@ def test_people_on_a_side_cannot_use_the_admin(client, people):
 @pytest.mark.parametrize("model", SERVICE_ONLY)
 def test_what_only_services_write_cannot_be_added_even_by_a_superuser(admin_client, model):
     assert admin_client.get(f"/admin/workflow/{model}/add/").status_code == 403
+
+
+@pytest.mark.parametrize("model", [Nomination, SignOff, TargetAccount, ListVersion])
+def test_what_only_services_write_cannot_be_deleted_even_by_a_superuser(
+    admin_client, admin_user, people, the_cycle, model
+):
+    agree(the_cycle, people)
+    services.list_version_publish(cycle=the_cycle, by=admin_user)
+    obj = model.objects.first()
+    url = f"/admin/workflow/{model._meta.model_name}/{obj.pk}/delete/"
+
+    assert admin_client.post(url, {"post": "yes"}).status_code == 403
+    assert model.objects.filter(pk=obj.pk).exists()
 
 
 def test_a_nomination_is_read_only_with_its_audit_trail_inline(admin_client, people, the_cycle):

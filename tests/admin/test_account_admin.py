@@ -1,7 +1,8 @@
 import pytest
+from django.contrib.auth.models import Permission
 
 from accounts_app.models import Account, IcpState, IcpVersion, Source
-from tests.factories import AccountFactory, person
+from tests.factories import AccountFactory, UserFactory, person
 
 pytestmark = pytest.mark.django_db
 
@@ -73,4 +74,20 @@ def test_only_people_of_the_right_side_can_own_an_account(ops):
     response = ops.post("/admin/accounts_app/account/add/", {**FORM, "sales_owner": mia.pk})
 
     assert response.status_code == 200
+    assert not Account.objects.exists()
+
+
+def test_a_service_refusal_is_shown_on_the_page(client):
+    """Staff given the model permissions by hand, but not in ops: the service says no."""
+    stan = UserFactory(username="stan", is_staff=True)
+    stan.user_permissions.add(
+        *Permission.objects.filter(codename__in=["add_account", "change_account", "view_account"])
+    )
+    client.force_login(stan)
+
+    response = client.post("/admin/accounts_app/account/add/", FORM, follow=True)
+
+    assert "Only people on a side or in revenue operations can add accounts." in (
+        response.content.decode()
+    )
     assert not Account.objects.exists()
