@@ -10,6 +10,12 @@ def running_in_ci() -> bool:
 
 
 @pytest.fixture(autouse=True)
+def _fast_password_hashing(settings):
+    # The default PBKDF2 takes ~0.3 s per password on this machine; tests create many people.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(autouse=True)
 def _eager_celery(settings):
     # Tests run tasks in-process unless a test starts a real worker itself.
     settings.CELERY_TASK_ALWAYS_EAGER = True
