@@ -1,9 +1,673 @@
-from django.http import HttpResponse
+"""The workflow's web pages. Thin: they read through workflow.selectors, change things only by
+calling workflow.services, and show a service's DomainError next to the form that caused it,
+with the error's HTTP status (400 invalid, 403 not allowed, 409 conflict)."""
+
+from functools import wraps
+
+from django import forms
+from django.contrib import messages
+from django.contrib.auth import get_user_model
+from django.core.exceptions import PermissionDenied
+from django.core.paginator import Paginator
+from django.db.models import Count, Q
+from django.http import Http404
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_POST
+
+from accounts_app.models import Account
+from accounts_app.services import account_create
+from workflow import selectors, services
+from workflow.errors import DomainError
+from workflow.forms import (
+    CommentForm,
+    DecisionForm,
+    EditNominationForm,
+    NewAccountForm,
+    NominationFilterForm,
+    NominationForm,
+    PublishForm,
+    WithdrawForm,
+    links_from_text,
+    show_domain_error,
+)
+from workflow.models import (
+    Cycle,
+    CycleState,
+    ListVersion,
+    Nomination,
+    NominationKind,
+    State,
+    TargetAccount,
+)
+from workflow.roles import SIDE_GROUPS, is_approver, is_member, is_ops, side_of
+
+User = get_user_model()
+
+PER_PAGE = 25
+
+NOT_ON_A_SIDE = (
+    "You are signed in, but you are not on the marketing or the sales side yet, so Accord has "
+    "nothing to show you. Revenue operations must put you on a side first."
+)
 
 
-def queue(request):  # replaced by the web pages
-    return HttpResponse("Accord")
+def member_required(view):
+    """Pages are for people on a side and for revenue operations. Anonymous visitors never get
+    here (LoginRequiredMiddleware sends them to sign in)."""
+
+    @wraps(view)
+    def wrapper(request, *args, **kwargs):
+        if not is_member(request.user):
+            raise PermissionDenied(NOT_ON_A_SIDE)
+        return view(request, *args, **kwargs)
+
+    return wrapper
 
 
+def paginate(request, queryset, *, per_page: int = PER_PAGE):
+    return Paginator(queryset, per_page).get_page(request.GET.get("page"))
+
+
+def _search(queryset, q: str, prefix: str = ""):
+    return queryset.filter(
+        Q(**{f"{prefix}name__icontains": q}) | Q(**{f"{prefix}domain__icontains": q})
+    )
+
+
+# My queue ------------------------------------------------------------------------------------
+
+
+@member_required
+def queue(request):
+    user = request.user
+    ops_only = side_of(user) is None
+    if ops_only:
+        # Ops has no side to wait on: show everything that waits for a decision instead.
+        waiting = (
+            selectors.nominations_for_list()
+            .filter(state=State.IN_REVIEW)
+            .order_by("waiting_since", "pk")
+        )
+    else:
+        waiting = selectors.nominations_waiting_for(user)
+    lists = {
+        "waiting": waiting,
+        "proposals": selectors.proposals_of(user),
+        "mentions": selectors.mentions_of(user),
+    }
+    tab = request.GET.get("tab")
+    if tab not in lists:
+        tab = "waiting"
+    counts = {name: qs.count() for name, qs in lists.items()}
+    cycles = Cycle.objects.exclude(state=CycleState.CLOSED).order_by("-starts_on")
+    return render(
+        request,
+        "workflow/queue.html",
+        {
+            "tab": tab,
+            "counts": counts,
+            "page": paginate(request, lists[tab]),
+            "ops_only": ops_only,
+            "open_cycles": cycles,
+        },
+    )
+
+
+# Cycles --------------------------------------------------------------------------------------
+
+
+@member_required
+def cycle_list(request):
+    cycles = Cycle.objects.annotate(
+        on_list=Count("targets", filter=Q(targets__removed_at__isnull=True), distinct=True),
+        in_review=Count("nominations", filter=Q(nominations__state=State.IN_REVIEW), distinct=True),
+    ).order_by("-starts_on")
+    return render(request, "workflow/cycle_list.html", {"cycles": cycles})
+
+
+def _owners():
+    return (
+        User.objects.filter(groups__name__in=SIDE_GROUPS, is_active=True)
+        .distinct()
+        .order_by("first_name", "last_name", "username")
+    )
+
+
+@member_required
+def cycle_detail(request, pk):
+    """Tiers with capacity bars, then either the agreed list or the nominations, filtered and
+    paginated. The number of queries does not depend on the number of rows."""
+    cycle = get_object_or_404(Cycle, pk=pk)
+    view = "nominations" if request.GET.get("view") == "nominations" else "list"
+    filters = NominationFilterForm(request.GET, owners=_owners())
+    f = filters.clean_kept()
+
+    targets = selectors.active_targets(cycle).order_by("tier", "account__name")
+    nominations = selectors.nominations_for_list().filter(cycle=cycle).order_by("-updated_at")
+    if f.get("q"):
+        targets = _search(targets, f["q"], "account__")
+        nominations = _search(nominations, f["q"], "account__")
+    if f.get("tier"):
+        targets = targets.filter(tier=f["tier"])
+        nominations = nominations.filter(tier=f["tier"])
+    if f.get("owner"):
+        targets = targets.filter(Q(sales_owner=f["owner"]) | Q(marketing_owner=f["owner"]))
+        nominations = nominations.filter(
+            Q(account__sales_owner=f["owner"]) | Q(account__marketing_owner=f["owner"])
+        )
+    if f.get("state"):
+        nominations = nominations.filter(state=f["state"])
+    if f.get("side"):
+        nominations = nominations.filter(proposer_side=f["side"])
+
+    state_counts = dict(
+        Nomination.objects.filter(cycle=cycle)
+        .values_list("state")
+        .annotate(n=Count("pk"))
+        .order_by()
+    )
+    shown = targets if view == "list" else nominations
+    page = paginate(request, shown)
+    return render(
+        request,
+        "workflow/cycle_detail.html",
+        {
+            "cycle": cycle,
+            "view": view,
+            "filters": filters,
+            "filtering": bool(f),
+            "tiers": selectors.tier_usage(cycle),
+            "page": page,
+            "state_counts": [(s, label, state_counts.get(s, 0)) for s, label in State.choices],
+            "nominations_total": sum(state_counts.values()),
+            "can_nominate": side_of(request.user) is not None and cycle.is_open,
+        },
+    )
+
+
+# Nominate ------------------------------------------------------------------------------------
+
+
+def conflicts_for(*, cycle: Cycle, account: Account, kind: str, tier, tiers: list[dict]):
+    """What the proposer should know before submitting: (level, message, link) rows."""
+    rows = []
+    target = services.active_target(cycle, account)
+    if target is not None:
+        since = f"{target.added_at:%d %b %Y}"
+        if kind == NominationKind.ADD:
+            rows.append(
+                (
+                    "danger",
+                    f"{account.name} is already on the {cycle.name} list in Tier {target.tier} "
+                    f"(since {since}). Propose a tier change or a removal instead.",
+                    None,
+                )
+            )
+        else:
+            rows.append(
+                ("info", f"On the {cycle.name} list in Tier {target.tier} since {since}.", None)
+            )
+    elif kind in (NominationKind.CHANGE_TIER, NominationKind.REMOVE):
+        rows.append(
+            (
+                "danger",
+                f"{account.name} is not on the {cycle.name} list, so it can only be added.",
+                None,
+            )
+        )
+    open_one = selectors.open_nomination_for(cycle, account)
+    if open_one is not None:
+        rows.append(
+            (
+                "danger",
+                f"An open nomination already exists for {account.name}: "
+                f"#{open_one.pk} ({open_one.get_state_display().lower()}). "
+                "Join that discussion instead.",
+                reverse("workflow:nomination", args=[open_one.pk]),
+            )
+        )
+    if kind != NominationKind.REMOVE and tier:
+        usage = next((t for t in tiers if str(t["number"]) == str(tier)), None)
+        if target is not None and str(target.tier) == str(tier):
+            rows.append(("warning", f"{account.name} is already in Tier {tier}.", None))
+        elif usage is not None and usage["full"]:
+            rows.append(
+                (
+                    "warning",
+                    f"Tier {tier} is full ({usage['used']} of {usage['capacity']} accounts). "
+                    "Approval will be refused unless a place frees up first.",
+                    None,
+                )
+            )
+    return rows
+
+
+def _account_or_none(value):
+    try:
+        return Account.objects.select_related("sales_owner", "marketing_owner").get(pk=int(value))
+    except (TypeError, ValueError, Account.DoesNotExist):
+        return None
+
+
+@member_required
+def nominate(request, pk):
+    """Choose an account (search, or create one inline), then say what to propose. "Check"
+    re-renders the form with the account's fit score and conflicts, so the proposer sees them
+    before submitting, with or without JavaScript."""
+    cycle = get_object_or_404(Cycle, pk=pk)
+    if side_of(request.user) is None:
+        raise PermissionDenied(
+            "Only people on the marketing or sales side can propose accounts. "
+            "Revenue operations can follow nominations and publish list versions."
+        )
+    url = reverse("workflow:nominate", args=[cycle.pk])
+    status = 200
+    checked = False
+    new_account_form = NewAccountForm(prefix="new")
+    form = None
+    account = None
+
+    if request.method == "POST":
+        step = request.POST.get("step")
+        if step == "create_account":
+            new_account_form = NewAccountForm(request.POST, prefix="new")
+            if new_account_form.is_valid():
+                try:
+                    account = account_create(by=request.user, **new_account_form.cleaned_data)
+                except DomainError as error:
+                    show_domain_error(new_account_form, error)
+                    status = error.status
+                else:
+                    messages.success(request, f"{account.name} was added to the accounts.")
+                    return redirect(f"{url}?account={account.pk}")
+            else:
+                status = 400
+            account = None
+        else:
+            form = NominationForm(request.POST)
+            account = _account_or_none(request.POST.get("account"))
+            if account is None:
+                raise Http404("No such account.")
+            if step in ("draft", "submit") and form.is_valid():
+                data = form.cleaned_data
+                try:
+                    nomination = services.nomination_create(
+                        cycle=cycle,
+                        account=account,
+                        kind=data["kind"],
+                        tier=data["tier"] or None,
+                        rationale=data["rationale"],
+                        evidence_links=links_from_text(data["evidence_links"]),
+                        by=request.user,
+                        submit=step == "submit",
+                    )
+                except DomainError as error:
+                    show_domain_error(form, error)
+                    status = error.status
+                else:
+                    messages.success(
+                        request,
+                        f"Submitted: {account.name} now waits for both sides' sign-off."
+                        if step == "submit"
+                        else "Saved as a draft. Submit it when it is ready.",
+                    )
+                    return redirect("workflow:nomination", pk=nomination.pk)
+            elif step in ("draft", "submit"):
+                status = 400
+            else:
+                checked = True
+                form.is_valid()
+    else:
+        account = _account_or_none(request.GET.get("account"))
+        if account is not None:
+            form = NominationForm(
+                initial={
+                    "account": account.pk,
+                    "kind": request.GET.get("kind") or NominationKind.ADD,
+                    "tier": request.GET.get("tier", ""),
+                }
+            )
+
+    q = request.GET.get("q", "").strip()
+    results = None
+    if q and account is None:
+        results = _search(
+            Account.objects.select_related("sales_owner", "marketing_owner"), q
+        ).order_by("name")[:20]
+
+    tiers = selectors.tier_usage(cycle)
+    conflicts = []
+    if account is not None and form is not None:
+        kind = form.data.get("kind") if form.is_bound else form.initial.get("kind")
+        tier = form.data.get("tier") if form.is_bound else form.initial.get("tier")
+        conflicts = conflicts_for(cycle=cycle, account=account, kind=kind, tier=tier, tiers=tiers)
+    return render(
+        request,
+        "workflow/nominate.html",
+        {
+            "cycle": cycle,
+            "account": account,
+            "form": form,
+            "new_account_form": new_account_form,
+            "q": q,
+            "results": results,
+            "tiers": tiers,
+            "conflicts": conflicts,
+            "checked": checked,
+            "target": services.active_target(cycle, account) if account else None,
+        },
+        status=status,
+    )
+
+
+# Nomination page and its actions -------------------------------------------------------------
+
+
+def _nomination(pk) -> Nomination:
+    return get_object_or_404(
+        Nomination.objects.select_related(
+            "account",
+            "account__sales_owner",
+            "account__marketing_owner",
+            "cycle",
+            "proposer",
+        ),
+        pk=pk,
+    )
+
+
+def _actions_for(nomination: Nomination, user, sign_offs) -> dict:
+    """Which buttons this viewer sees. Presentation only: the services decide, and refuse
+    anything else with a message."""
+    mine = nomination.proposer_id == user.pk
+    my_decision = next(
+        (s for s in sign_offs if s.person_id == user.pk and s.round == nomination.round), None
+    )
+    in_review = nomination.state == State.IN_REVIEW
+    return {
+        "mine": mine,
+        "my_decision": my_decision,
+        "decide": in_review and is_approver(user) and not mine and my_decision is None,
+        "edit": mine and nomination.state in (State.DRAFT, State.CHANGES_REQUESTED),
+        "submit": mine and nomination.state == State.DRAFT,
+        "resubmit": mine and nomination.state == State.CHANGES_REQUESTED,
+        "withdraw": mine and nomination.is_open,
+    }
+
+
+def _render_nomination(request, nomination, *, status=200, error=None, error_for="", **bound):
+    user = request.user
+    sign_offs = list(nomination.sign_offs.select_related("person").order_by("created_at", "pk"))
+    actions = _actions_for(nomination, user, sign_offs)
+    statuses = services.side_statuses(nomination, sign_offs=sign_offs)
+    context = {
+        "n": nomination,
+        "account": nomination.account,
+        "cycle": nomination.cycle,
+        "actions": actions,
+        "statuses": list(statuses.values()),
+        "earlier_sign_offs": [s for s in sign_offs if s.round != nomination.round],
+        "target": services.active_target(nomination.cycle, nomination.account),
+        "comments": nomination.comments.select_related("author").prefetch_related("mentions"),
+        "events": nomination.events.select_related("actor"),
+        "decision_form": bound.get("decision_form") or DecisionForm(),
+        "comment_form": bound.get("comment_form") or CommentForm(),
+        "withdraw_form": bound.get("withdraw_form") or WithdrawForm(),
+        "error": error,
+        "error_for": error_for,
+    }
+    return render(request, "workflow/nomination_detail.html", context, status=status)
+
+
+@member_required
 def nomination_detail(request, pk):
-    return HttpResponse(f"Nomination {pk}")
+    return _render_nomination(request, _nomination(pk))
+
+
+def _decision_message(nomination: Nomination, decision: str) -> str:
+    if nomination.state == State.APPROVED:
+        where = {
+            NominationKind.ADD: f"joins Tier {nomination.tier} of",
+            NominationKind.CHANGE_TIER: f"moves to Tier {nomination.tier} of",
+            NominationKind.REMOVE: "leaves",
+        }[nomination.kind]
+        return f"Both sides agreed: {nomination.account.name} {where} the {nomination.cycle} list."
+    if nomination.state == State.REJECTED:
+        return "You rejected this nomination. The proposer is told why."
+    if nomination.state == State.CHANGES_REQUESTED:
+        return "You asked for changes. The proposer can edit and resubmit."
+    return "Your approval is recorded. The nomination waits for the other approvals it needs."
+
+
+def _action(request, pk, form_class, name, call, success):
+    """The shape every action shares: validate the form, call the service, redirect with a
+    message; or re-render the page with the error next to the form, with its status."""
+    nomination = _nomination(pk)
+    form = form_class(request.POST)
+    if form.is_valid():
+        try:
+            result = call(nomination, form.cleaned_data)
+        except DomainError as error:
+            # The page shows the message inside the form that caused it (or, when this
+            # viewer has no such form, at the top of their actions).
+            return _render_nomination(
+                request,
+                _nomination(pk),
+                status=error.status,
+                error=error,
+                error_for=name,
+                **{f"{name}_form": form},
+            )
+        messages.success(request, success(result, form.cleaned_data))
+        return redirect("workflow:nomination", pk=nomination.pk)
+    return _render_nomination(
+        request, nomination, status=400, error_for=name, **{f"{name}_form": form}
+    )
+
+
+@require_POST
+@member_required
+def nomination_decide(request, pk):
+    return _action(
+        request,
+        pk,
+        DecisionForm,
+        "decision",
+        lambda n, data: services.nomination_sign_off(
+            nomination=n, by=request.user, decision=data["decision"], note=data["note"]
+        ),
+        lambda n, data: _decision_message(n, data["decision"]),
+    )
+
+
+@require_POST
+@member_required
+def nomination_withdraw(request, pk):
+    return _action(
+        request,
+        pk,
+        WithdrawForm,
+        "withdraw",
+        lambda n, data: services.nomination_withdraw(
+            nomination=n, by=request.user, note=data["note"]
+        ),
+        lambda n, data: "You withdrew this nomination.",
+    )
+
+
+@require_POST
+@member_required
+def nomination_submit(request, pk):
+    return _action(
+        request,
+        pk,
+        forms.Form,
+        "submit",
+        lambda n, data: services.nomination_submit(nomination=n, by=request.user),
+        lambda n, data: "Submitted: it now waits for both sides' sign-off.",
+    )
+
+
+@require_POST
+@member_required
+def comment_create(request, pk):
+    nomination = _nomination(pk)
+    form = CommentForm(request.POST)
+    status, error = 400, None
+    if form.is_valid():
+        try:
+            comment = services.comment_create(
+                nomination=nomination, by=request.user, body=form.cleaned_data["body"]
+            )
+        except DomainError as e:
+            status, error = e.status, e
+        else:
+            messages.success(request, "Your comment is posted.")
+            url = reverse("workflow:nomination", args=[nomination.pk])
+            return redirect(f"{url}#comment-{comment.pk}")
+    return _render_nomination(
+        request, nomination, status=status, error=error, error_for="comment", comment_form=form
+    )
+
+
+@member_required
+def nomination_edit(request, pk):
+    """The proposer edits a draft (save, or save and submit), or answers a request for changes
+    (resubmit: a new round)."""
+    nomination = _nomination(pk)
+    if request.method == "GET" and nomination.proposer_id != request.user.pk:
+        raise PermissionDenied("Only the proposer can edit this nomination.")
+    if request.method == "GET" and nomination.state not in (State.DRAFT, State.CHANGES_REQUESTED):
+        messages.info(request, f"This nomination is {nomination.get_state_display().lower()}.")
+        return redirect("workflow:nomination", pk=nomination.pk)
+    status = 200
+    if request.method == "POST":
+        form = EditNominationForm(request.POST, nomination=nomination)
+        if form.is_valid():
+            data = form.cleaned_data
+            edits = {
+                "tier": data.get("tier") or None,
+                "rationale": data["rationale"],
+                "evidence_links": links_from_text(data["evidence_links"]),
+            }
+            step = request.POST.get("step")
+            try:
+                if step == "resubmit":
+                    services.nomination_resubmit(
+                        nomination=nomination, by=request.user, note=data.get("note", ""), **edits
+                    )
+                    done = "Resubmitted: a new round of sign-offs begins."
+                else:
+                    services.nomination_update(nomination=nomination, by=request.user, **edits)
+                    done = "Your changes are saved."
+                    if step == "submit":
+                        services.nomination_submit(nomination=nomination, by=request.user)
+                        done = "Submitted: it now waits for both sides' sign-off."
+            except DomainError as error:
+                show_domain_error(form, error)
+                status = error.status
+            else:
+                messages.success(request, done)
+                return redirect("workflow:nomination", pk=nomination.pk)
+        else:
+            status = 400
+        nomination = _nomination(pk)
+    else:
+        form = EditNominationForm(
+            nomination=nomination,
+            initial={
+                "tier": str(nomination.tier or ""),
+                "rationale": nomination.rationale,
+                "evidence_links": nomination.evidence_links,
+            },
+        )
+    return render(
+        request,
+        "workflow/nomination_edit.html",
+        {"n": nomination, "form": form, "tiers": selectors.tier_usage(nomination.cycle)},
+        status=status,
+    )
+
+
+# List versions -------------------------------------------------------------------------------
+
+
+@member_required
+def versions(request, pk):
+    cycle = get_object_or_404(Cycle, pk=pk)
+    form = PublishForm(request.POST or None)
+    status = 200
+    if request.method == "POST":
+        if form.is_valid():
+            try:
+                version = services.list_version_publish(
+                    cycle=cycle, by=request.user, note=form.cleaned_data["note"]
+                )
+            except DomainError as error:
+                show_domain_error(form, error)
+                status = error.status
+            else:
+                messages.success(
+                    request, f"Version {version.number} of the {cycle} list is published."
+                )
+                return redirect("workflow:version", pk=cycle.pk, number=version.number)
+        else:
+            status = 400
+    rows = list(cycle.versions.select_related("published_by").order_by("-number"))
+    return render(
+        request,
+        "workflow/versions.html",
+        {
+            "cycle": cycle,
+            "versions": rows,
+            "form": form,
+            "can_publish": is_ops(request.user) or request.user.is_superuser,
+            "on_list": TargetAccount.objects.filter(cycle=cycle, removed_at__isnull=True).count(),
+        },
+        status=status,
+    )
+
+
+@member_required
+def version_compare(request, pk):
+    """The versions page's small form: ?old=N&new=M → the diff page."""
+    cycle = get_object_or_404(Cycle, pk=pk)
+    try:
+        old, new = sorted({int(request.GET["old"]), int(request.GET["new"])})
+    except (KeyError, ValueError):
+        messages.error(request, "Choose two different versions to compare.")
+        return redirect("workflow:versions", pk=cycle.pk)
+    url = reverse("workflow:version", kwargs={"pk": cycle.pk, "number": new})
+    return redirect(f"{url}?against={old}")
+
+
+@member_required
+def version_detail(request, pk, number):
+    """One version's entries, or with ?against=N what changed between version N and this."""
+    cycle = get_object_or_404(Cycle, pk=pk)
+    version = get_object_or_404(
+        ListVersion.objects.select_related("published_by"), cycle=cycle, number=number
+    )
+    others = list(cycle.versions.exclude(pk=version.pk).values_list("number", flat=True))
+    diff = None
+    against = request.GET.get("against")
+    if against:
+        try:
+            other = cycle.versions.get(number=int(against))
+        except (ValueError, ListVersion.DoesNotExist):
+            raise Http404("No such version to compare with.") from None
+        diff = selectors.list_version_diff(old=other, new=version)
+    return render(
+        request,
+        "workflow/version_detail.html",
+        {
+            "cycle": cycle,
+            "version": version,
+            "entries": sorted(
+                version.entries, key=lambda e: (e["tier"], e["account_name"].casefold())
+            ),
+            "diff": diff,
+            "others": others,
+        },
+    )

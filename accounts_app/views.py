@@ -1,0 +1,175 @@
+"""Account pages and the ideal customer profile page. Reads only, plus the ICP sign-off, which
+calls accounts_app.services.icp_sign_off."""
+
+from django.contrib import messages
+from django.db.models import Case, IntegerField, Q, Value, When
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.views.decorators.http import require_POST
+
+from accounts_app.forms import AccountSearchForm, IcpSignOffForm
+from accounts_app.models import (
+    Account,
+    BuyingRole,
+    IcpState,
+    IcpVersion,
+    OpportunityStatus,
+)
+from accounts_app.services import icp_sign_off as icp_sign_off_service
+from workflow.errors import DomainError
+from workflow.forms import show_domain_error
+from workflow.models import OPEN_STATES, Nomination, TargetAccount
+from workflow.roles import is_approver, side_of
+from workflow.views import member_required, paginate
+
+# Contacts are listed in the order a seller reads a buying committee.
+ROLE_ORDER = [role.value for role in BuyingRole]
+
+
+@member_required
+def account_search(request):
+    form = AccountSearchForm(request.GET)
+    accounts = Account.objects.select_related("sales_owner", "marketing_owner").order_by("name")
+    q = form.cleaned_data.get("q", "") if form.is_valid() else ""
+    if q:
+        accounts = accounts.filter(Q(name__icontains=q) | Q(domain__icontains=q))
+    return render(
+        request,
+        "accounts_app/account_search.html",
+        {"form": form, "q": q, "page": paginate(request, accounts)},
+    )
+
+
+@member_required
+def account_detail(request, pk):
+    account = get_object_or_404(
+        Account.objects.select_related("sales_owner", "marketing_owner", "parent"), pk=pk
+    )
+    role_rank = Case(
+        *[When(buying_role=role, then=Value(i)) for i, role in enumerate(ROLE_ORDER)],
+        output_field=IntegerField(),
+    )
+    contacts = account.contacts.annotate(role_rank=role_rank).order_by(
+        "role_rank", "last_name", "first_name"
+    )
+    groups: dict[str, list] = {}
+    for contact in contacts:
+        groups.setdefault(contact.get_buying_role_display(), []).append(contact)
+    opportunities = account.opportunities.filter(status=OpportunityStatus.OPEN).order_by(
+        "close_date", "name"
+    )
+    activities = account.activities.select_related("contact").order_by("-occurred_at")[:15]
+    nominations = (
+        Nomination.objects.filter(account=account)
+        .select_related("cycle", "proposer")
+        .order_by("-created_at")
+    )
+    memberships = (
+        TargetAccount.objects.filter(account=account)
+        .select_related("cycle", "sales_owner", "marketing_owner")
+        .order_by("-added_at")
+    )
+    return render(
+        request,
+        "accounts_app/account_detail.html",
+        {
+            "account": account,
+            "contact_groups": list(groups.items()),
+            "contact_count": sum(len(c) for c in groups.values()),
+            "opportunities": opportunities,
+            "pipeline": sum((o.amount or 0) for o in opportunities),
+            "activities": activities,
+            "nominations": nominations,
+            "open_states": [s.value for s in OPEN_STATES],
+            "memberships": memberships,
+            "now": timezone.now(),
+        },
+    )
+
+
+# Ideal customer profile ----------------------------------------------------------------------
+
+
+def _criteria_rows(criteria: dict) -> list[tuple[str, str, object]]:
+    """(criterion, what it wants in words, weight) for the page."""
+    rows = []
+    for name, crit in (criteria or {}).items():
+        if not isinstance(crit, dict):
+            continue
+        if "values" in crit:
+            wants = ", ".join(str(v) for v in crit.get("values") or [])
+        else:
+            low, high = crit.get("min"), crit.get("max")
+            if low is not None and high is not None:
+                wants = f"{low:,} to {high:,}"
+            elif low is not None:
+                wants = f"{low:,} or more"
+            elif high is not None:
+                wants = f"up to {high:,}"
+            else:
+                wants = "any"
+        rows.append((name.capitalize(), wants, crit.get("weight", 0)))
+    return rows
+
+
+def _render_icp(request, *, status=200, error_for=None, form=None):
+    versions = IcpVersion.objects.select_related("proposed_by").prefetch_related(
+        "sign_offs__person"
+    )
+    me = request.user
+    rows = []
+    for version in versions:
+        signed = {s.person_id: s for s in version.sign_offs.all()}
+        sides = {
+            side: [s for s in version.sign_offs.all() if s.side == side]
+            for side in ("marketing", "sales")
+        }
+        rows.append(
+            {
+                "version": version,
+                "criteria": _criteria_rows(version.criteria),
+                "sides": sides,
+                "mine": signed.get(me.pk),
+                "can_sign": version.state == IcpState.IN_REVIEW
+                and is_approver(me)
+                and me.pk not in signed,
+                "form": form if error_for == version.pk else IcpSignOffForm(),
+            }
+        )
+    return render(
+        request,
+        "accounts_app/icp.html",
+        {"rows": rows, "my_side": side_of(me)},
+        status=status,
+    )
+
+
+@member_required
+def icp_list(request):
+    return _render_icp(request)
+
+
+@require_POST
+@member_required
+def icp_sign_off(request, pk):
+    version = get_object_or_404(IcpVersion, pk=pk)
+    form = IcpSignOffForm(request.POST)
+    if not form.is_valid():
+        return _render_icp(request, status=400, error_for=version.pk, form=form)
+    approve = form.cleaned_data["decision"] == "approve"
+    try:
+        version = icp_sign_off_service(
+            icp_version=version, by=request.user, approve=approve, note=form.cleaned_data["note"]
+        )
+    except DomainError as error:
+        show_domain_error(form, error)
+        return _render_icp(request, status=error.status, error_for=version.pk, form=form)
+    if version.state == IcpState.EFFECTIVE:
+        messages.success(
+            request, f"Both sides agreed: {version} is now effective and fit scores are updated."
+        )
+    elif version.state == IcpState.REJECTED:
+        messages.success(request, f"You rejected {version}.")
+    else:
+        messages.success(request, "Your approval is recorded. It waits for the other side.")
+    return redirect("icp:list")

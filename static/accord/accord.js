@@ -1,0 +1,32 @@
+// Progressive enhancement only: every page works without this file.
+(function () {
+  "use strict";
+
+  // Ask before irreversible actions (withdraw, reject): <form data-confirm="…">.
+  document.querySelectorAll("form[data-confirm]").forEach(function (form) {
+    form.addEventListener("submit", function (event) {
+      if (!window.confirm(form.dataset.confirm)) event.preventDefault();
+    });
+  });
+
+  // Nominate form: hide the tier for a removal, and warn at once when a full tier is chosen
+  // (the server repeats the same check on "Check" and refuses a full tier at approval).
+  var form = document.getElementById("nomination-form");
+  if (!form) return;
+  var kind = form.querySelector("[name=kind]");
+  var tier = form.querySelector("[name=tier]");
+  var tierGroup = document.getElementById("tier-group");
+  var liveWarning = document.getElementById("tier-full-live");
+  function update() {
+    var removing = kind && kind.value === "remove";
+    if (tierGroup) tierGroup.hidden = removing;
+    if (!liveWarning || !tier) return;
+    var option = tier.options[tier.selectedIndex];
+    var full = !removing && option && option.dataset.full === "1";
+    liveWarning.hidden = !full;
+    if (full) liveWarning.textContent = option.dataset.fullMessage;
+  }
+  if (kind) kind.addEventListener("change", update);
+  if (tier) tier.addEventListener("change", update);
+  update();
+})();

@@ -1,0 +1,135 @@
+"""Forms of the workflow pages. They only parse and present input: every rule and every write
+is in workflow.services, which the views call with the cleaned values."""
+
+from django import forms
+
+from workflow.errors import DomainError
+from workflow.models import TIERS, Decision, NominationKind, State
+
+TIER_CHOICES = [("", "Choose a tier")] + [(str(n), f"Tier {n}") for n in TIERS]
+
+
+def show_domain_error(form: forms.Form, error: DomainError) -> None:
+    """Put a service's plain-language message next to the field it names, or on top."""
+    field = error.field if error.field in form.fields else None
+    form.add_error(field, error.message)
+
+
+def links_from_text(text: str) -> list[str]:
+    return [line.strip() for line in (text or "").splitlines() if line.strip()]
+
+
+class EvidenceLinksField(forms.CharField):
+    widget = forms.Textarea(attrs={"rows": 3, "placeholder": "https://…  (one link per line)"})
+
+    def prepare_value(self, value):
+        if isinstance(value, list | tuple):
+            return "\n".join(value)
+        return value
+
+
+class NominationForm(forms.Form):
+    """What to propose for a chosen account. Rationale is checked by the service, so that the
+    "Check" step can run on a half-filled form."""
+
+    account = forms.IntegerField(widget=forms.HiddenInput)
+    kind = forms.ChoiceField(
+        choices=NominationKind.choices, initial=NominationKind.ADD, label="Proposal"
+    )
+    tier = forms.ChoiceField(choices=TIER_CHOICES, required=False)
+    rationale = forms.CharField(
+        required=False,
+        widget=forms.Textarea(
+            attrs={"rows": 4, "placeholder": "Why this account, why this tier, why now."}
+        ),
+        help_text="The other side reads this first.",
+    )
+    evidence_links = EvidenceLinksField(
+        required=False, label="Evidence links", help_text="One web address per line, at most 10."
+    )
+
+
+class NewAccountForm(forms.Form):
+    name = forms.CharField(max_length=200, label="Company name")
+    domain = forms.CharField(max_length=253, help_text="e.g. example.com")
+    industry = forms.CharField(max_length=100, required=False)
+    employee_count = forms.IntegerField(min_value=0, required=False, label="Employees")
+    country = forms.CharField(
+        max_length=2, required=False, help_text="Two-letter code, e.g. DE or US."
+    )
+    region = forms.CharField(max_length=50, required=False, help_text="e.g. EMEA, NA, APAC.")
+
+
+class DecisionForm(forms.Form):
+    decision = forms.ChoiceField(choices=Decision.choices)
+    note = forms.CharField(
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text="Needed to reject or to request changes.",
+    )
+
+
+class CommentForm(forms.Form):
+    body = forms.CharField(
+        label="Comment",
+        max_length=10_000,
+        widget=forms.Textarea(attrs={"rows": 3, "placeholder": "Write a comment… @username"}),
+        help_text="Mention someone with @username to notify them.",
+    )
+
+
+class WithdrawForm(forms.Form):
+    note = forms.CharField(required=False, label="Why withdraw? (optional)")
+
+
+class EditNominationForm(forms.Form):
+    """Edits of a draft, or the answer to a request for changes (a new round)."""
+
+    tier = forms.ChoiceField(choices=TIER_CHOICES, required=False)
+    rationale = forms.CharField(widget=forms.Textarea(attrs={"rows": 5}), required=False)
+    evidence_links = EvidenceLinksField(required=False, label="Evidence links")
+    note = forms.CharField(
+        required=False,
+        label="What changed (for the reviewers)",
+        widget=forms.Textarea(attrs={"rows": 2}),
+    )
+
+    def __init__(self, *args, nomination, **kwargs):
+        super().__init__(*args, **kwargs)
+        if nomination.kind == NominationKind.REMOVE:
+            del self.fields["tier"]
+        if nomination.state != State.CHANGES_REQUESTED:
+            del self.fields["note"]
+
+
+class PublishForm(forms.Form):
+    note = forms.CharField(
+        required=False, label="Note", widget=forms.TextInput(attrs={"placeholder": "optional"})
+    )
+
+
+class NominationFilterForm(forms.Form):
+    """The cycle page's filters. Unknown values are ignored rather than refused."""
+
+    q = forms.CharField(required=False, label="Search")
+    state = forms.ChoiceField(choices=[("", "Any state"), *State.choices], required=False)
+    tier = forms.ChoiceField(
+        choices=[("", "Any tier")] + [(str(n), f"Tier {n}") for n in TIERS], required=False
+    )
+    side = forms.ChoiceField(
+        choices=[("", "Either side"), ("marketing", "Marketing"), ("sales", "Sales")],
+        required=False,
+        label="Proposed by",
+    )
+    owner = forms.TypedChoiceField(coerce=int, required=False, empty_value=None)
+
+    def __init__(self, *args, owners=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["owner"].choices = [("", "Any owner")] + [
+            (u.pk, u.get_full_name() or u.username) for u in owners
+        ]
+
+    def clean_kept(self) -> dict:
+        """The valid filters only: a stale link with a bad value still shows the page."""
+        self.is_valid()
+        return {k: v for k, v in getattr(self, "cleaned_data", {}).items() if v not in ("", None)}

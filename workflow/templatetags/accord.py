@@ -1,0 +1,98 @@
+"""Small presentation helpers shared by Accord's templates."""
+
+from django import template
+from django.utils.html import conditional_escape, format_html
+from django.utils.safestring import mark_safe
+
+from workflow.services import MENTION
+
+register = template.Library()
+
+STATE_CLASSES = {
+    "draft": "text-bg-secondary",
+    "in_review": "text-bg-primary",
+    "changes_requested": "text-bg-warning",
+    "approved": "text-bg-success",
+    "rejected": "text-bg-danger",
+    "withdrawn": "text-bg-light border",
+}
+
+
+@register.simple_tag
+def state_badge(nomination_or_state, label=None):
+    state = getattr(nomination_or_state, "state", nomination_or_state)
+    if label is None:
+        label = (
+            nomination_or_state.get_state_display()
+            if hasattr(nomination_or_state, "get_state_display")
+            else str(state).replace("_", " ").capitalize()
+        )
+    return format_html(
+        '<span class="badge rounded-pill {}" data-state="{}">{}</span>',
+        STATE_CLASSES.get(str(state), "text-bg-secondary"),
+        state,
+        label,
+    )
+
+
+@register.simple_tag
+def side_badge(side):
+    if not side:
+        return ""
+    side = str(side)
+    return format_html('<span class="badge side-badge side-{}">{}</span>', side, side.capitalize())
+
+
+@register.simple_tag
+def fit_badge(score):
+    if score is None:
+        return format_html(
+            '<span class="badge text-bg-light border" title="{}">not scored</span>',
+            "No effective ideal customer profile scored this account yet.",
+        )
+    level = "high" if score >= 70 else "mid" if score >= 40 else "low"
+    return format_html('<span class="badge fit-badge fit-{}">{} / 100</span>', level, score)
+
+
+@register.filter
+def person(user):
+    """A person's full name, or their username; "—" for nobody."""
+    if user is None or user == "":
+        return "—"
+    if not hasattr(user, "get_full_name"):
+        return str(user)
+    return user.get_full_name() or user.username
+
+
+@register.filter
+def mentionize(comment):
+    """The comment's body, escaped, with each @username of a person it mentions highlighted.
+    Expects `mentions` prefetched."""
+    known = {u.username: u for u in comment.mentions.all()}
+    body = str(comment.body)
+    out, last = [], 0
+    for match in MENTION.finditer(body):
+        user = known.get(match.group(1))
+        if user is None:
+            continue
+        out.append(conditional_escape(body[last : match.start()]))
+        out.append(
+            format_html(
+                '<span class="mention" title="{}">@{}</span>',
+                user.get_full_name() or user.username,
+                user.username,
+            )
+        )
+        last = match.end()
+    out.append(conditional_escape(body[last:]))
+    html = "".join(str(part) for part in out).replace("\n", "<br>")
+    # Safe: every part above is escaped or built by format_html.
+    return mark_safe(html)
+
+
+@register.simple_tag(takes_context=True)
+def nav_active(context, *names):
+    match = getattr(context.get("request"), "resolver_match", None)
+    if match is None:
+        return ""
+    return "active" if match.view_name in names else ""
