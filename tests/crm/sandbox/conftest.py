@@ -3,10 +3,10 @@
 None of these tests touch the database.
 """
 
-import httpx
 import pytest
 
 from crm.sandbox import run_sandbox
+from tests.crm.sandbox.helpers import client
 
 HUBSPOT_TOKEN = "test-token"
 
@@ -22,10 +22,8 @@ def hubspot():
 
 @pytest.fixture
 def hs(hubspot):
-    with httpx.Client(
-        base_url=hubspot.url, headers={"Authorization": f"Bearer {HUBSPOT_TOKEN}"}, timeout=10
-    ) as client:
-        yield client
+    with client(hubspot.url, headers={"Authorization": f"Bearer {HUBSPOT_TOKEN}"}) as http:
+        yield http
 
 
 @pytest.fixture
@@ -54,8 +52,8 @@ def salesforce():
 
 @pytest.fixture
 def sf(salesforce):
-    with httpx.Client(base_url=salesforce.url, timeout=10) as client:
-        token = client.post(
+    with client(salesforce.url) as http:
+        token = http.post(
             "/services/oauth2/token",
             data={
                 "grant_type": "client_credentials",
@@ -63,5 +61,5 @@ def sf(salesforce):
                 "client_secret": "secret",
             },
         ).json()["access_token"]
-        client.headers["Authorization"] = f"Bearer {token}"
-        yield client
+        http.headers["Authorization"] = f"Bearer {token}"
+        yield http

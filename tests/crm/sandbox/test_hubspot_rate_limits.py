@@ -2,15 +2,12 @@
 
 import time
 
-import httpx
-
 from crm.sandbox import run_sandbox
+from tests.crm.sandbox.helpers import client as make_client
 
 
 def client(sandbox):
-    return httpx.Client(
-        base_url=sandbox.url, headers={"Authorization": "Bearer sandbox-token"}, timeout=10
-    )
+    return make_client(sandbox.url, headers={"Authorization": "Bearer sandbox-token"})
 
 
 def test_it_answers_429_ten_secondly_rolling_past_the_window_and_recovers():
