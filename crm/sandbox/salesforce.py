@@ -579,12 +579,18 @@ class SalesforceSandbox(SandboxApp):
             stage = record.get("StageName") or ""
             record["IsClosed"] = stage in ("Closed Won", "Closed Lost")
             record["IsWon"] = stage == "Closed Won"
-        if (
-            sobject in ("Task", "Event")
-            and record.get("WhatId", "")
-            and str(record["WhatId"]).startswith("001")
-        ):
-            record["AccountId"] = record["WhatId"]
+        if sobject in ("Task", "Event"):
+            # An activity's AccountId is derived: the account it is about (WhatId), else the
+            # account of the opportunity it is about, else the account of its contact (WhoId).
+            what, who = str(record.get("WhatId") or ""), str(record.get("WhoId") or "")
+            account = None
+            if what.startswith("001"):
+                account = what
+            elif what in self.records["Opportunity"]:
+                account = self.records["Opportunity"][what].get("AccountId")
+            elif who in self.records["Contact"]:
+                account = self.records["Contact"][who].get("AccountId")
+            record["AccountId"] = account
         # Every write moves LastModifiedDate and SystemModstamp (what incremental SOQL reads).
         record["LastModifiedDate"] = sf_datetime(now)
         record["SystemModstamp"] = sf_datetime(now)

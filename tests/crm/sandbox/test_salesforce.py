@@ -396,3 +396,28 @@ def test_it_does_not_know_collections_before_api_46(sf, version):
     )
 
     assert response.status_code == 404
+
+
+def test_it_derives_an_activitys_account_from_what_it_is_about_or_who(salesforce, sf):
+    ids = salesforce.seed(Account=1, Contact=1, Opportunity=1, Task=2, Event=1)["ids"]
+    account, contact, opportunity = ids["Account"][0], ids["Contact"][0], ids["Opportunity"][0]
+    by_contact = sf.post(
+        "/services/data/v62.0/sobjects/Task", json={"WhoId": contact, "Subject": "Call"}
+    ).json()["id"]
+    by_deal = sf.post(
+        "/services/data/v62.0/sobjects/Event",
+        json={"WhatId": opportunity, "Subject": "Demo", "DurationInMinutes": 30},
+    ).json()["id"]
+
+    tasks = sf.get(
+        "/services/data/v62.0/query",
+        params={"q": f"SELECT Id, Subject FROM Task WHERE AccountId = '{account}'"},
+    ).json()
+    events = sf.get(
+        "/services/data/v62.0/query",
+        params={"q": f"SELECT Id FROM Event WHERE AccountId = '{account}' ORDER BY Id"},
+    ).json()
+
+    assert tasks["totalSize"] == 3
+    assert by_contact in {t["Id"] for t in tasks["records"]}
+    assert [e["Id"] for e in events["records"]] == sorted([ids["Event"][0], by_deal])
