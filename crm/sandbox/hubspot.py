@@ -690,7 +690,7 @@ class HubSpotSandbox(SandboxApp):
             created += 1
             outcome.results.append(self.serialize(obj, all_properties=True))
         self.counters.records(created=created)
-        return self.batch_answer(outcome, started, 201)
+        return self.batch_answer(outcome, started, 201)  # batch create answers 201 Created
 
     def batch_update(self, request: Request) -> Response:
         started = utcnow()

@@ -246,3 +246,23 @@ def test_its_hooks_are_neither_rate_limited_nor_counted():
             sandbox.objects("companies")
 
         assert sandbox.counters()["requests"] == 0
+
+
+def test_it_keeps_unique_keys_unique_under_concurrent_upserts(hubspot, key_property):
+    from concurrent.futures import ThreadPoolExecutor
+
+    def push(worker):
+        with client(hubspot.url, headers={"Authorization": "Bearer test-token"}) as hs:
+            return [
+                hs.post(
+                    UPSERT, json={"inputs": company_inputs(20, start=(worker + i) % 5)}
+                ).status_code
+                for i in range(5)
+            ]
+
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        answers = [code for codes in pool.map(push, range(6)) for code in codes]
+
+    keys = [c["properties"][key_property] for c in hubspot.objects("companies")["results"]]
+    assert set(answers) == {200}
+    assert len(keys) == len(set(keys)) == 24
