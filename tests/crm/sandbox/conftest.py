@@ -6,9 +6,7 @@ None of these tests touch the database.
 import pytest
 
 from crm.sandbox import run_sandbox
-from tests.crm.sandbox.helpers import client
-
-HUBSPOT_TOKEN = "test-token"
+from tests.crm.sandbox.helpers import HUBSPOT_TOKEN, client
 
 
 @pytest.fixture

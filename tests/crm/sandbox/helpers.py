@@ -1,5 +1,7 @@
 """Small builders shared by the sandbox tests."""
 
+HUBSPOT_TOKEN = "test-token"
+
 
 def company_inputs(count, *, start=0, key="accord_account_key"):
     return [

@@ -6,7 +6,7 @@ import httpx
 import pytest
 
 from crm.sandbox import run_sandbox
-from tests.crm.sandbox.helpers import client, company_inputs, plain
+from tests.crm.sandbox.helpers import HUBSPOT_TOKEN, client, company_inputs, plain
 
 UPSERT = "/crm/v3/objects/companies/batch/upsert"
 
@@ -252,7 +252,7 @@ def test_it_keeps_unique_keys_unique_under_concurrent_upserts(hubspot, key_prope
     from concurrent.futures import ThreadPoolExecutor
 
     def push(worker):
-        with client(hubspot.url, headers={"Authorization": "Bearer test-token"}) as hs:
+        with client(hubspot.url, headers={"Authorization": f"Bearer {HUBSPOT_TOKEN}"}) as hs:
             return [
                 hs.post(
                     UPSERT, json={"inputs": company_inputs(20, start=(worker + i) % 5)}

@@ -17,7 +17,7 @@ from hubspot.crm.companies import (
 )
 from hubspot.crm.properties import PropertyCreate
 
-from tests.crm.sandbox.conftest import HUBSPOT_TOKEN
+from tests.crm.sandbox.helpers import HUBSPOT_TOKEN
 
 
 @pytest.fixture
