@@ -1,8 +1,18 @@
 import pytest
 from django.test import Client
 
+from accounts_app.models import Account, IcpSignOff
+from accounts_app.services import icp_version_create, icp_version_submit
 from tests.factories import AccountFactory, person
 from workflow import services
+from workflow.models import (
+    Comment,
+    ListVersion,
+    Nomination,
+    NominationEvent,
+    SignOff,
+    TargetAccount,
+)
 
 
 @pytest.fixture
@@ -87,3 +97,30 @@ def role_user(people, nobody):
         }[role]
 
     return resolve
+
+
+@pytest.fixture
+def icp_in_review(people):
+    version = icp_version_create(
+        name="Mid-market software",
+        criteria={
+            "industries": {"values": ["Software"], "weight": 60},
+            "employees": {"min": 200, "max": 5000, "weight": 40},
+        },
+        by=people.ops,
+    )
+    return icp_version_submit(icp_version=version, by=people.ops)
+
+
+def everything() -> tuple:
+    """All a person could have changed."""
+    return (
+        list(Nomination.objects.order_by("pk").values_list("state", "round", "tier", "rationale")),
+        list(SignOff.objects.order_by("pk").values_list("person", "decision", "round")),
+        list(NominationEvent.objects.order_by("pk").values_list("action", "to_state")),
+        Comment.objects.count(),
+        ListVersion.objects.count(),
+        list(TargetAccount.objects.values_list("account", "tier", "removed_at")),
+        IcpSignOff.objects.count(),
+        Account.objects.count(),
+    )
