@@ -1,0 +1,65 @@
+"""The account page and the account search."""
+
+from django.urls import reverse
+from django.utils import timezone
+
+from accounts_app.models import Activity, Opportunity
+from tests.factories import AccountFactory, ContactFactory
+from workflow import services
+
+
+def test_it_shows_what_is_known_about_an_account(in_review, people, as_):
+    account = in_review.account
+    account.sales_owner = people.sales_member
+    account.fit_score = 77
+    account.save()
+    ContactFactory(account=account, first_name="Dana", last_name="Cho", buying_role="champion")
+    ContactFactory(account=account, first_name="Eli", last_name="Ng", buying_role="decision_maker")
+    Opportunity.objects.create(account=account, name="Pilot", amount=50000, stage="Proposal")
+    Opportunity.objects.create(account=account, name="Old deal", status="won")
+    Activity.objects.create(
+        account=account, kind="meeting", side="sales", occurred_at=timezone.now(), subject="QBR"
+    )
+    services.nomination_sign_off(nomination=in_review, by=people.sales_approver, decision="approve")
+
+    page = as_(people.marketing_member).get(reverse("accounts_app:account", args=[account.pk]))
+    html = page.content.decode()
+    assert '<span class="fit-large">77</span>' in html
+    assert people.sales_member.get_full_name() in html
+    contacts = html[html.index('id="contacts"') :]
+    # Decision makers come before champions: the order a seller reads a committee.
+    assert contacts.index("Decision maker") < contacts.index("Champion")
+    assert "Dana Cho" in contacts
+    opportunities = html[html.index('id="opportunities"') :]
+    assert "Pilot" in opportunities
+    assert "Old deal" not in html
+    assert "QBR" in html
+    assert f'href="/nominations/{in_review.pk}/"' in html
+    lists = html[html.index('id="lists"') :]
+    assert "FY27 H1</a> · Tier 1" in lists
+
+
+def test_it_finds_accounts_by_name_or_domain(people, as_):
+    AccountFactory(name="Acme Robotics", domain="acme-robotics.example")
+    AccountFactory(name="Umbrella", domain="umbrella.example")
+    client = as_(people.sales_member)
+    url = reverse("accounts_app:accounts")
+    by_name = client.get(url, {"q": "acme"}).content.decode()
+    assert "Acme Robotics" in by_name
+    assert "Umbrella" not in by_name
+    assert "Umbrella" in client.get(url, {"q": "umbrella.ex"}).content.decode()
+    assert "No account matches" in client.get(url, {"q": "zzz"}).content.decode()
+
+
+def test_it_shows_a_removed_membership_with_its_date(in_review, people, as_):
+    services.nomination_sign_off(nomination=in_review, by=people.sales_approver, decision="approve")
+    removal = services.nomination_create(
+        cycle=in_review.cycle,
+        account=in_review.account,
+        kind="remove",
+        rationale="Churned",
+        by=people.marketer,
+    )
+    services.nomination_sign_off(nomination=removal, by=people.sales_approver, decision="approve")
+    html = as_(people.ops).get(reverse("accounts_app:account", args=[in_review.account_id]))
+    assert f"removed {timezone.localdate():%-d %b %Y}" in html.content.decode()
