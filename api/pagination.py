@@ -1,3 +1,6 @@
+import functools
+
+from django.core.paginator import Paginator
 from rest_framework import pagination
 from rest_framework.exceptions import ValidationError
 
@@ -30,11 +33,27 @@ class PageNumberPagination(pagination.PageNumberPagination):
         return min(size, self.max_page_size)
 
 
+class _RowsPaginator(Paginator):
+    """Counts the queryset as it is (no joins), then reads the page through `rows`."""
+
+    def __init__(self, object_list, per_page, *, rows, **kwargs):
+        super().__init__(object_list, per_page, **kwargs)
+        self.rows = rows
+
+    def _get_page(self, object_list, number, paginator):
+        return super()._get_page(self.rows(object_list), number, paginator)
+
+
 class TargetAccountPagination(PageNumberPagination):
     """The agreed list, 500 entries a page by default, plus the `next_updated_since` to send
     on the next poll."""
 
     page_size = 500
+
+    def paginate_rows(self, queryset, request, *, rows):
+        """Like paginate_queryset, reading only the page's entries as rows(page queryset)."""
+        self.django_paginator_class = functools.partial(_RowsPaginator, rows=rows)
+        return self.paginate_queryset(queryset, request)
 
     def get_paginated_response(self, data, *, next_updated_since=None):
         response = super().get_paginated_response(data)
@@ -48,8 +67,8 @@ class TargetAccountPagination(PageNumberPagination):
             "format": "date-time",
             "nullable": True,
             "description": (
-                "Send this as `updated_since` on your next poll (null while the list has never "
-                "had an entry). It lies a little before the latest change, so an entry may come "
+                "Send this as `updated_since` on your next poll (null while the list is "
+                "empty). It lies a little before the latest change, so an entry may come "
                 "twice; apply entries as upserts."
             ),
         }

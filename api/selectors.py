@@ -5,8 +5,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db.models import Count, Max, Prefetch, Q, QuerySet
-from django.db.models.functions import Greatest
+from django.db.models import Count, Max, Prefetch, Q, QuerySet, Subquery
 
 from accounts_app.models import Account
 from api.models import ServiceAccount
@@ -117,8 +116,11 @@ def service_accounts_list() -> QuerySet[ServiceAccount]:
 
 @dataclass(frozen=True)
 class TargetListState:
-    """What the ETag of a cycle's agreed list is made of: entries are never deleted (a removal
-    sets removed_at), and every change of an entry or of its account moves a timestamp."""
+    """What the ETag of a cycle's agreed list is made of. Entries are never deleted (a removal
+    sets removed_at) and every change of an entry moves its updated_at, so the number of entries
+    and the latest updated_at change whenever the list does. Account fields are part of each
+    entry too: the latest change of any account stands in for them (it may change the ETag when
+    an account not on this list changes, which costs a 200, never a stale 304)."""
 
     cycle_id: int
     entries: int
@@ -128,7 +130,7 @@ class TargetListState:
     @property
     def last_changed(self) -> datetime | None:
         stamps = [s for s in (self.entry_changed, self.account_changed) if s is not None]
-        return max(stamps) if stamps else None
+        return max(stamps) if stamps and self.entries else None
 
     def etag(self, params: list[tuple[str, list[str]]]) -> str:
         raw = "|".join(
@@ -151,15 +153,45 @@ class TargetListState:
 
 
 def target_list_state(cycle_id: int) -> TargetListState | None:
-    """One aggregate query; None when the cycle does not exist."""
+    """One small query (one pass over the cycle's entries, one index lookup for the accounts);
+    None when the cycle does not exist."""
+    latest_account_change = Account.objects.order_by("-updated_at").values("updated_at")[:1]
     row = TargetAccount.objects.filter(cycle_id=cycle_id).aggregate(
         entries=Count("pk"),
         entry_changed=Max("updated_at"),
-        account_changed=Max("account__updated_at"),
+        # An uncorrelated subquery: the database reads it once (an InitPlan), not per entry.
+        account_changed=Max(Subquery(latest_account_change)),
     )
     if not row["entries"] and not Cycle.objects.filter(pk=cycle_id).exists():
         return None
     return TargetListState(cycle_id=cycle_id, **row)
+
+
+TARGET_ACCOUNT_COLUMNS = (
+    "id",
+    "tier",
+    "added_at",
+    "removed_at",
+    "updated_at",
+    "nomination_id",
+    "last_nomination_id",
+    "account_id",
+    "account__key",
+    "account__name",
+    "account__domain",
+    "account__industry",
+    "account__employee_count",
+    "account__country",
+    "account__region",
+    "account__hubspot_company_id",
+    "account__salesforce_account_id",
+    "account__updated_at",
+    *(
+        f"{owner}__{field}"
+        for owner in ("sales_owner", "marketing_owner")
+        for field in ("id", "username", "first_name", "last_name", "email")
+    ),
+)
 
 
 def target_accounts(
@@ -169,16 +201,13 @@ def target_accounts(
     tier: int | None = None,
     include_removed: bool = False,
 ) -> QuerySet[TargetAccount]:
-    """The agreed list in a stable order (entries are never deleted, so paging by id neither
-    skips nor repeats). With `updated_since`: every entry added, changed or removed after it,
-    or whose account changed after it; an account removed and added again appears twice, in
-    the order the changes happened."""
-    entries = (
-        TargetAccount.objects.filter(cycle_id=cycle_id)
-        .select_related("account", "sales_owner", "marketing_owner")
-        .annotate(changed_at=Greatest("updated_at", "account__updated_at"))
-        .order_by("pk")
-    )
+    """The agreed list in a stable order: entries are never deleted, so paging by id neither
+    skips nor repeats. Read pages of it with `target_account_rows`.
+
+    With `updated_since`: every entry added, changed or removed after it, or whose account
+    changed after it; an account removed and added again appears twice, in the order the
+    changes happened."""
+    entries = TargetAccount.objects.filter(cycle_id=cycle_id).order_by("pk")
     if updated_since is not None:
         entries = entries.filter(
             Q(updated_at__gt=updated_since) | Q(account__updated_at__gt=updated_since)
@@ -188,3 +217,16 @@ def target_accounts(
     if tier is not None:
         entries = entries.filter(tier=tier)
     return entries
+
+
+def target_account_rows(page: QuerySet[TargetAccount]) -> list[dict]:
+    """A page of entries as dicts of TARGET_ACCOUNT_COLUMNS, in two queries whatever its size.
+
+    The page's ids first, from the entries table alone, then those entries with their account
+    and owners: joining before OFFSET would make the database join every entry before the page
+    (each page of a 10,000-entry list would cost as much as the whole list).
+    """
+    ids = list(page.values_list("pk", flat=True))
+    return list(
+        TargetAccount.objects.filter(pk__in=ids).order_by("pk").values(*TARGET_ACCOUNT_COLUMNS)
+    )

@@ -4,6 +4,7 @@ serializers say what each answer holds. None of them writes anything."""
 from collections.abc import Mapping
 
 from django.contrib.auth import get_user_model
+from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
@@ -453,6 +454,67 @@ class TargetAccountOutput(serializers.ModelSerializer):
             "updated_at",
             "active",
         ]
+
+
+def _when(value, zone) -> str | None:
+    # What serializers.DateTimeField gives (ISO 8601 in the current time zone, "Z" for UTC),
+    # without looking the time zone up again for each value.
+    if value is None:
+        return None
+    text = value.astimezone(zone).isoformat()
+    return text[:-6] + "Z" if text.endswith("+00:00") else text
+
+
+def _person(row: dict, prefix: str) -> dict | None:
+    if row[f"{prefix}__id"] is None:
+        return None
+    name = f"{row[f'{prefix}__first_name']} {row[f'{prefix}__last_name']}".strip()
+    return {
+        "id": row[f"{prefix}__id"],
+        "username": row[f"{prefix}__username"],
+        "name": name or row[f"{prefix}__username"],
+        "email": row[f"{prefix}__email"],
+    }
+
+
+def target_account_representations(rows) -> list[dict]:
+    zone = timezone.get_current_timezone()
+    return [target_account_representation(row, zone) for row in rows]
+
+
+def target_account_representation(row: dict, zone) -> dict:
+    """TargetAccountOutput's representation of a row of api.selectors.TARGET_ACCOUNT_COLUMNS,
+    built directly: a CRM job reads the list thousands of entries at a time, and this is
+    several times faster than the serializer (tests/api/test_target_accounts.py checks that
+    both give the same answer)."""
+
+    def when(value):
+        return _when(value, zone)
+
+    return {
+        "id": row["id"],
+        "account": {
+            "id": row["account_id"],
+            "key": str(row["account__key"]),
+            "name": row["account__name"],
+            "domain": row["account__domain"],
+            "industry": row["account__industry"],
+            "employee_count": row["account__employee_count"],
+            "country": row["account__country"],
+            "region": row["account__region"],
+            "hubspot_company_id": row["account__hubspot_company_id"],
+            "salesforce_account_id": row["account__salesforce_account_id"],
+        },
+        "tier": row["tier"],
+        "sales_owner": _person(row, "sales_owner"),
+        "marketing_owner": _person(row, "marketing_owner"),
+        "nomination": row["nomination_id"],
+        "last_nomination": row["last_nomination_id"],
+        "added_at": when(row["added_at"]),
+        "removed_at": when(row["removed_at"]),
+        "updated_at": when(max(row["updated_at"], row["account__updated_at"])),
+        "active": row["removed_at"] is None,
+    }
 
 
 class VersionEntryOutput(serializers.Serializer):

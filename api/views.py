@@ -59,6 +59,7 @@ from api.serializers import (
     VersionDetailOutput,
     VersionOutput,
     WithdrawInput,
+    target_account_representations,
 )
 from workflow import services as workflow_services
 from workflow.errors import Conflict, Invalid
@@ -382,8 +383,8 @@ class TargetAccountListView(ApiView):
             tier=query.validated_data.get("tier"),
             include_removed=query.validated_data["include_removed"],
         )
-        page = self.paginate_queryset(entries)
-        data = TargetAccountOutput(page, many=True).data
+        page = self.paginator.paginate_rows(entries, request, rows=selectors.target_account_rows)
+        data = target_account_representations(page)
         response = self.paginator.get_paginated_response(
             data, next_updated_since=_iso(state.next_updated_since())
         )

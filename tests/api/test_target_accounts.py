@@ -207,3 +207,29 @@ def test_it_keeps_each_cycle_to_its_own_list(the_cycle, agree, clients):
     agree(other, AccountFactory(domain="there.example"))
     results = clients["integration"].get(url(other)).json()["results"]
     assert [e["account"]["domain"] for e in results] == ["there.example"]
+
+
+@pytest.mark.parametrize("zone", ["UTC", "America/New_York"])
+def test_it_answers_exactly_what_the_documented_serializer_says(
+    people, the_cycle, agree, settings, zone
+):
+    """The list is built without the serializer, for speed; it must not drift from it."""
+    settings.TIME_ZONE = zone
+    from django.db.models.functions import Greatest
+
+    from api.selectors import target_account_rows, target_accounts
+    from api.serializers import TargetAccountOutput, target_account_representations
+    from workflow.models import TargetAccount
+
+    owned = AccountFactory(sales_owner=people.sales_member, marketing_owner=people.marketer)
+    agree(the_cycle, owned, tier=3)
+    agree(the_cycle, AccountFactory(employee_count=None, hubspot_company_id="77"))
+    agree(the_cycle, owned, kind="remove")
+    instances = (
+        TargetAccount.objects.filter(cycle=the_cycle)
+        .select_related("account", "sales_owner", "marketing_owner")
+        .annotate(changed_at=Greatest("updated_at", "account__updated_at"))
+        .order_by("pk")
+    )
+    rows = target_account_rows(target_accounts(cycle_id=the_cycle.pk, include_removed=True))
+    assert target_account_representations(rows) == TargetAccountOutput(instances, many=True).data
