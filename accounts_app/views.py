@@ -4,7 +4,6 @@ calls accounts_app.services.icp_sign_off."""
 from django.contrib import messages
 from django.db.models import Case, IntegerField, Q, Value, When
 from django.shortcuts import get_object_or_404, redirect, render
-from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from accounts_app.forms import AccountSearchForm, IcpSignOffForm
@@ -18,7 +17,7 @@ from accounts_app.models import (
 from accounts_app.services import icp_sign_off as icp_sign_off_service
 from workflow.errors import DomainError
 from workflow.forms import show_domain_error
-from workflow.models import OPEN_STATES, Nomination, TargetAccount
+from workflow.models import Cycle, CycleState, Nomination, TargetAccount
 from workflow.roles import is_approver, side_of
 from workflow.views import member_required, paginate
 
@@ -80,9 +79,12 @@ def account_detail(request, pk):
             "pipeline": sum((o.amount or 0) for o in opportunities),
             "activities": activities,
             "nominations": nominations,
-            "open_states": [s.value for s in OPEN_STATES],
             "memberships": memberships,
-            "now": timezone.now(),
+            "nominate_in": (
+                Cycle.objects.exclude(state=CycleState.CLOSED).order_by("-starts_on")
+                if side_of(request.user) is not None
+                else []
+            ),
         },
     )
 

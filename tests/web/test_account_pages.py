@@ -63,3 +63,10 @@ def test_it_shows_a_removed_membership_with_its_date(in_review, people, as_):
     services.nomination_sign_off(nomination=removal, by=people.sales_approver, decision="approve")
     html = as_(people.ops).get(reverse("accounts_app:account", args=[in_review.account_id]))
     assert f"removed {timezone.localdate():%-d %b %Y}" in html.content.decode()
+
+
+def test_it_offers_people_on_a_side_to_nominate_the_account(the_cycle, account, people, as_):
+    url = reverse("accounts_app:account", args=[account.pk])
+    link = f'href="/cycles/{the_cycle.pk}/nominate/?account={account.pk}"'
+    assert link in as_(people.sales_member).get(url).content.decode()
+    assert link not in as_(people.ops).get(url).content.decode()

@@ -96,3 +96,13 @@ def nav_active(context, *names):
     if match is None:
         return ""
     return "active" if match.view_name in names else ""
+
+
+@register.simple_tag
+def proposal(nomination):
+    """A nomination's change in a few words: "Add · Tier 2", "Move to Tier 1", "Remove"."""
+    if nomination.kind == "add":
+        return format_html("Add · <strong>Tier {}</strong>", nomination.tier)
+    if nomination.kind == "change_tier":
+        return format_html("Move to <strong>Tier {}</strong>", nomination.tier)
+    return "Remove"
