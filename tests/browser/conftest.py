@@ -52,8 +52,11 @@ def page(browser, live_server):
     context = browser.new_context(base_url=live_server.url, viewport={"width": 1360, "height": 900})
     page = context.new_page()
     page.set_default_timeout(15_000)
+    script_errors = []
+    page.on("pageerror", lambda error: script_errors.append(str(error)))
     yield page
     context.close()
+    assert script_errors == [], f"JavaScript errors on the pages: {script_errors}"
 
 
 @pytest.fixture

@@ -124,3 +124,18 @@ def test_it_shows_the_refusal_when_the_tier_is_full(people, page, sign_in, shot)
     second.refresh_from_db()
     assert second.state == State.IN_REVIEW
     assert not TargetAccount.objects.filter(account=second.account).exists()
+
+
+def test_it_warns_at_once_when_a_full_tier_is_chosen(people, page, sign_in):
+    full = cycle("FY28 H1", capacities=(0, 5, 5))
+    account = AccountFactory(name="Initech")
+    sign_in(people.marketing_member)
+    page.goto(f"/cycles/{full.pk}/nominate/?account={account.pk}")
+    warning = page.locator("#tier-full-live")
+    expect(warning).to_be_hidden()
+    page.get_by_label("Tier").select_option("1")
+    expect(warning).to_have_text(re.compile(r"^Tier 1 is full \(0 of 0 accounts\)"))
+    page.get_by_label("Tier").select_option("2")
+    expect(warning).to_be_hidden()
+    page.get_by_label("Proposal").select_option("remove")
+    expect(page.locator("#tier-group")).to_be_hidden()

@@ -59,7 +59,9 @@ def test_it_refuses_a_form_post_without_the_csrf_token(name, request, people):
     client.force_login(getattr(people, who))
     before = everything()
 
-    assert client.post(url, data).status_code == 403
+    refused = client.post(url, data)
+    assert refused.status_code == 403
+    assert "This form has expired" in refused.content.decode()
     assert everything() == before
 
     token = token_of(client, reverse("workflow:queue"))
