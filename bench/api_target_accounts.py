@@ -211,7 +211,8 @@ def main() -> None:
                 with connection.cursor() as cursor:
                     cursor.execute("SHOW server_version")
                     print(f"PostgreSQL {cursor.fetchone()[0]}")
-            print(f"Agreed list: {args.entries:,} target accounts; gunicorn, 2 sync workers\n")
+            print(f"Agreed list: {args.entries:,} target accounts; gunicorn, 2 sync workers")
+            print("Load average before: {:.2f} {:.2f} {:.2f}\n".format(*os.getloadavg()))
             print("| page size | requests | records/s (best) | records/s (median) |")
             print("|---|---|---|---|")
             for page_size in (500, 1000):
@@ -240,6 +241,7 @@ def main() -> None:
                 f"median {statistics.median(times):.1f} ms, "
                 f"p90 {times[int(len(times) * 0.9)]:.1f} ms, best {times[0]:.1f} ms"
             )
+            print("Load average after: {:.2f} {:.2f} {:.2f}".format(*os.getloadavg()))
     finally:
         if server is not None:
             server.terminate()
