@@ -77,6 +77,7 @@ def test_it_explains_to_a_person_with_no_side_what_to_do(nobody, as_):
     page = response.content.decode()
     assert "not on the marketing or the sales side" in page
     assert "Sign out" in page
+    assert "My queue" not in page  # nothing to navigate to yet
 
 
 def test_it_answers_404_for_a_missing_nomination(people, as_):
