@@ -96,7 +96,12 @@ def account_update(*, account: Account, by, **fields) -> Account:
     icp = effective_icp()
     if icp is not None:
         account.fit_score = fit_score(icp.criteria, account)
-    account.save()
+    with transaction.atomic():
+        account.save()
+        from crm.services import account_changed_record
+
+        # New owners reach the account's entries on open lists, and the CRM: same transaction.
+        account_changed_record(account=account)
     return account
 
 

@@ -1,3 +1,13 @@
+"""The Celery app. Settings come from config/settings.py (every `CELERY_*` name): the Redis
+broker in CELERY_BROKER_URL, late acknowledgement, one task at a time per process, JSON only,
+time limits, and django-celery-beat's database scheduler for the periodic tasks.
+
+    celery -A config worker --loglevel=INFO      # as many as needed, on any machine
+    celery -A config beat --loglevel=INFO        # exactly one
+
+Without CELERY_BROKER_URL the tasks run in-process (the embedded default).
+"""
+
 import os
 
 from celery import Celery

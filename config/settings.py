@@ -264,3 +264,79 @@ AXES_COOLOFF_TIME = env.int("AXES_COOLOFF_MINUTES", default=15) / 60  # hours, a
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 AXES_HTTP_RESPONSE_CODE = 429
+
+# CRM sync ----------------------------------------------------------------------------------------
+# The agreed list goes to the CRM through the outbox (crm/outbox.py) and Celery. See docs/crm.md.
+CRM_BACKEND = env.str("CRM_BACKEND", default="none")  # hubspot | salesforce | webhook | none
+HUBSPOT_BASE_URL = env.str("HUBSPOT_BASE_URL", default="https://api.hubapi.com")
+HUBSPOT_ACCESS_TOKEN = env.str("HUBSPOT_ACCESS_TOKEN", default="")
+HUBSPOT_ACCOUNT_KEY_PROPERTY = env.str("HUBSPOT_ACCOUNT_KEY_PROPERTY", default="accord_account_key")
+HUBSPOT_RATE_LIMIT = env.int("HUBSPOT_RATE_LIMIT", default=100)  # requests per 10 s (plan: 100/190)
+HUBSPOT_SEARCH_RATE_LIMIT = env.int("HUBSPOT_SEARCH_RATE_LIMIT", default=5)  # per second
+HUBSPOT_MATCH_DOMAINS = env.bool("HUBSPOT_MATCH_DOMAINS", default=True)
+SALESFORCE_LOGIN_URL = env.str("SALESFORCE_LOGIN_URL", default="https://login.salesforce.com")
+SALESFORCE_CLIENT_ID = env.str("SALESFORCE_CLIENT_ID", default="")
+SALESFORCE_CLIENT_SECRET = env.str("SALESFORCE_CLIENT_SECRET", default="")
+SALESFORCE_API_VERSION = env.str("SALESFORCE_API_VERSION", default="62.0")
+SALESFORCE_EXTERNAL_ID_FIELD = env.str(
+    "SALESFORCE_EXTERNAL_ID_FIELD", default="Accord_Account_Key__c"
+)
+SALESFORCE_TARGET_FIELD = env.str("SALESFORCE_TARGET_FIELD", default="Accord_Target_Account__c")
+SALESFORCE_TIER_FIELD = env.str("SALESFORCE_TIER_FIELD", default="Accord_Tier__c")
+SALESFORCE_RATE_LIMIT = env.int("SALESFORCE_RATE_LIMIT", default=100)  # requests per 10 s
+CRM_WEBHOOK_URL = env.str("CRM_WEBHOOK_URL", default="")
+CRM_WEBHOOK_SECRET = env.str("CRM_WEBHOOK_SECRET", default="")
+CRM_WEBHOOK_BATCH_SIZE = env.int("CRM_WEBHOOK_BATCH_SIZE", default=100)
+CRM_WEBHOOK_RATE_LIMIT = env.int("CRM_WEBHOOK_RATE_LIMIT", default=100)  # requests per 10 s
+# Requests leave at CRM_RATE_LIMIT_HEADROOM × the limit, from a token bucket shared by every
+# worker in Redis (the broker's Redis unless set; an in-process bucket without Redis).
+CRM_RATE_LIMIT_HEADROOM = env.float("CRM_RATE_LIMIT_HEADROOM", default=0.95)
+CRM_RATE_LIMIT_REDIS_URL = env.str(
+    "CRM_RATE_LIMIT_REDIS_URL",
+    default=CELERY_BROKER_URL if CELERY_BROKER_URL.startswith(("redis://", "rediss://")) else "",
+)
+CRM_HTTP_TIMEOUT_SECONDS = env.float("CRM_HTTP_TIMEOUT_SECONDS", default=10.0)
+CRM_HTTP_MAX_TRIES = env.int("CRM_HTTP_MAX_TRIES", default=5)  # per request, idempotent ones only
+CRM_RETRY_BASE_SECONDS = env.float("CRM_RETRY_BASE_SECONDS", default=1.0)
+CRM_RETRY_MAX_SECONDS = env.float("CRM_RETRY_MAX_SECONDS", default=30.0)
+CRM_RETRY_AFTER_MAX_SECONDS = env.float("CRM_RETRY_AFTER_MAX_SECONDS", default=120.0)
+CRM_DEFER_ON_DAILY_LIMIT_SECONDS = env.int("CRM_DEFER_ON_DAILY_LIMIT_SECONDS", default=3600)
+# The outbox: attempts before an entry goes to the dead letter (failed), the lease a worker
+# holds on the entries it pushes, when the sweeper takes over from the after-commit push, the
+# wait between attempts (doubling), and how long one push task may run before handing over.
+CRM_OUTBOX_MAX_ATTEMPTS = env.int("CRM_OUTBOX_MAX_ATTEMPTS", default=8)
+CRM_OUTBOX_LEASE_SECONDS = env.int("CRM_OUTBOX_LEASE_SECONDS", default=300)
+CRM_OUTBOX_SWEEP_AFTER_SECONDS = env.int("CRM_OUTBOX_SWEEP_AFTER_SECONDS", default=60)
+CRM_OUTBOX_RETRY_BASE_SECONDS = env.int("CRM_OUTBOX_RETRY_BASE_SECONDS", default=60)
+CRM_OUTBOX_RETRY_MAX_SECONDS = env.int("CRM_OUTBOX_RETRY_MAX_SECONDS", default=3600)
+CRM_PUSH_TIME_BUDGET_SECONDS = env.int("CRM_PUSH_TIME_BUDGET_SECONDS", default=240)
+
+# Celery reliability: a task is acknowledged only when it has finished, and given back to the
+# queue when its worker dies; one task at a time per process; JSON only. The broker's visibility
+# timeout (how long Redis waits before handing an unacknowledged task to another worker) is far
+# longer than the longest task (its hard time limit), so a slow task is never run twice at once.
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TASK_SOFT_TIME_LIMIT = env.int("CELERY_TASK_SOFT_TIME_LIMIT", default=300)
+CELERY_TASK_TIME_LIMIT = env.int("CELERY_TASK_TIME_LIMIT", default=360)
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=3600),
+    "socket_connect_timeout": 2,
+    "socket_timeout": 5,
+}
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = False
+# Publishing gives up quickly when Redis is down: the approval has committed and the outbox
+# sweeper delivers later; the web request must not hang.
+CELERY_TASK_PUBLISH_RETRY_POLICY = {
+    "max_retries": 2,
+    "interval_start": 0,
+    "interval_step": 0.2,
+    "interval_max": 0.5,
+}
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+# The sweeper's schedule is a row of django-celery-beat (seeded by crm/migrations, editable in
+# the admin under Periodic tasks), not an entry here: entries here are rewritten at every start of
+# beat, so admin edits to them would not last.
+LOGGING["loggers"]["httpx"] = {"level": "WARNING"}  # one line per CRM request is too much

@@ -1,10 +1,11 @@
 """CRM sync: the outbox, what was last delivered, sync runs and their per-record errors, and the
 CRM ids of Accord's people.
 
-The outbox holds one *live* entry (pending or in flight) per account: a change arriving while
-one is live is coalesced into it (its `version` goes up), so an account is pushed once for any
-number of changes. A pusher claims entries with a lease (`claimed_until`, `claim_token`); an
-entry whose lease ran out (its worker died) can be claimed again. See crm/outbox.py.
+The outbox holds at most one *open* entry (pending, in flight or failed) per account: a change
+arriving while one is open is coalesced into it (its `version` goes up, and a failed one is
+pending again), so an account is pushed once for any number of changes. A pusher claims
+entries with a lease (`claimed_until`, `claim_token`); an entry whose lease ran out (its worker
+died) can be claimed again. See crm/outbox.py.
 """
 
 from django.conf import settings
@@ -152,12 +153,15 @@ class OutboxState(models.TextChoices):
 
 
 LIVE_OUTBOX_STATES = (OutboxState.PENDING, OutboxState.IN_FLIGHT)
+# At most one entry per account is not delivered: a new change revives a dead letter.
+OPEN_OUTBOX_STATES = (*LIVE_OUTBOX_STATES, OutboxState.FAILED)
 
 
 class OutboxChange(models.TextChoices):
     ADDED = "added", "Added to a list"
     TIER_CHANGED = "tier_changed", "Tier changed"
     OWNERS_CHANGED = "owners_changed", "Owners changed"
+    ACCOUNT_CHANGED = "account_changed", "Account details changed"
     REMOVED = "removed", "Removed from a list"
     RESYNC = "resync", "Pushed again"
 
@@ -214,8 +218,8 @@ class OutboxEntry(models.Model):
         constraints = [
             models.UniqueConstraint(
                 fields=["account"],
-                condition=Q(state__in=["pending", "in_flight"]),
-                name="crm_outbox_one_live_entry_per_account",
+                condition=Q(state__in=["pending", "in_flight", "failed"]),
+                name="crm_outbox_one_open_entry_per_account",
             ),
             models.CheckConstraint(
                 condition=~Q(state="in_flight")

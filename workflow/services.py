@@ -410,7 +410,10 @@ def nomination_sign_off(*, nomination: Nomination, by, decision: str, note: str 
         _event(nomination, actor=by, action=decision, from_state=from_state, note=note)
 
         if decision == Decision.APPROVE and _both_sides_agree(nomination):
-            _apply_to_list(nomination)
+            target = _apply_to_list(nomination)
+            from crm.services import target_change_record
+
+            target_change_record(target=target, nomination=nomination)  # CRM outbox, same txn
             nomination.approve()
             nomination.decided_at = timezone.now()
             nomination.waiting_since = None

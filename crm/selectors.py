@@ -1,0 +1,154 @@
+"""Reads of the CRM sync: what Accord says about an account (the push payload), the outbox and
+the sync runs as ops see them."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from django.db.models import Count, Q, QuerySet
+
+from accounts_app.models import Account
+from crm.models import (
+    LIVE_OUTBOX_STATES,
+    CrmOwner,
+    DeliveredPayload,
+    OutboxEntry,
+    OutboxState,
+    SyncRun,
+    SyncRunError,
+)
+from workflow.models import CycleState, TargetAccount
+
+# Which list an account's CRM record follows when it is on several: active cycles before
+# planned ones, then the latest start. Closed cycles no longer make an account a target.
+_CYCLE_RANK = {CycleState.ACTIVE: 0, CycleState.PLANNING: 1}
+
+
+def current_targets(account_ids: Iterable[int]) -> dict[int, TargetAccount]:
+    """The list entry each account's CRM record reflects (accounts on no open list are absent)."""
+    chosen: dict[int, TargetAccount] = {}
+    rows = (
+        TargetAccount.objects.filter(
+            account_id__in=list(account_ids),
+            removed_at__isnull=True,
+            cycle__state__in=list(_CYCLE_RANK),
+        )
+        .select_related("cycle")
+        .only(
+            "account_id",
+            "tier",
+            "sales_owner_id",
+            "marketing_owner_id",
+            "cycle__name",
+            "cycle__state",
+            "cycle__starts_on",
+        )
+    )
+    for target in rows:
+        rank = (_CYCLE_RANK[target.cycle.state], -target.cycle.starts_on.toordinal(), target.pk)
+        best = chosen.get(target.account_id)
+        if best is None or rank < best._rank:
+            target._rank = rank
+            chosen[target.account_id] = target
+    return chosen
+
+
+def push_payloads(account_ids: Iterable[int]) -> dict[int, dict]:
+    """Accord's facts about each account, the same for every CRM (adapters render them):
+
+    key, name, domain, is_target, tier, cycle, the owners' e-mails and, from the sales owner
+    (else the marketing owner), the HubSpot owner id and the Salesforce user id. Also the CRM
+    ids Accord knows (`hubspot_company_id`, `salesforce_account_id`). Four queries in all.
+    """
+    ids = list(account_ids)
+    accounts = Account.objects.filter(pk__in=ids).only(
+        "key", "name", "domain", "hubspot_company_id", "salesforce_account_id"
+    )
+    targets = current_targets(ids)
+    people = {
+        pk
+        for t in targets.values()
+        for pk in (t.sales_owner_id, t.marketing_owner_id)
+        if pk is not None
+    }
+    owners = {
+        o.user_id: o
+        for o in CrmOwner.objects.filter(user_id__in=people)
+        .select_related("user")
+        .only("user_id", "hubspot_owner_id", "salesforce_user_id", "user__email")
+    }
+    emails = {}
+    if people - set(owners):
+        from django.contrib.auth import get_user_model
+
+        emails = dict(
+            get_user_model().objects.filter(pk__in=people - set(owners)).values_list("pk", "email")
+        )
+    emails.update({pk: o.user.email for pk, o in owners.items()})
+
+    payloads = {}
+    for account in accounts:
+        target = targets.get(account.pk)
+        sales = target.sales_owner_id if target else None
+        marketing = target.marketing_owner_id if target else None
+        payloads[account.pk] = {
+            "key": str(account.key),
+            "name": account.name,
+            "domain": account.domain,
+            "is_target": target is not None,
+            "tier": target.tier if target else None,
+            "cycle": target.cycle.name if target else None,
+            "sales_owner_email": emails.get(sales, "") if sales else "",
+            "marketing_owner_email": emails.get(marketing, "") if marketing else "",
+            "hubspot_owner_id": _first(owners, (sales, marketing), "hubspot_owner_id"),
+            "salesforce_owner_id": _first(owners, (sales, marketing), "salesforce_user_id"),
+            "hubspot_company_id": account.hubspot_company_id,
+            "salesforce_account_id": account.salesforce_account_id,
+        }
+    return payloads
+
+
+def _first(owners: dict, people: tuple, field: str) -> str:
+    for pk in people:
+        owner = owners.get(pk)
+        if owner is not None and getattr(owner, field):
+            return getattr(owner, field)
+    return ""
+
+
+def delivered_digests(account_ids: Iterable[int], backend: str) -> dict[int, str]:
+    return dict(
+        DeliveredPayload.objects.filter(
+            account_id__in=list(account_ids), backend=backend
+        ).values_list("account_id", "digest")
+    )
+
+
+def outbox_counts() -> dict[str, int]:
+    """Entries per state, every state present (for the admin and the sync page)."""
+    counts = dict(OutboxEntry.objects.values_list("state").annotate(n=Count("pk")))
+    return {state.value: counts.get(state.value, 0) for state in OutboxState}
+
+
+def outbox_live() -> QuerySet[OutboxEntry]:
+    return OutboxEntry.objects.filter(state__in=LIVE_OUTBOX_STATES)
+
+
+def outbox_dead_letters() -> QuerySet[OutboxEntry]:
+    return OutboxEntry.objects.filter(state=OutboxState.FAILED).select_related("account")
+
+
+def sync_runs(*, kind: str | None = None) -> QuerySet[SyncRun]:
+    runs = SyncRun.objects.select_related("triggered_by", "cycle")
+    return runs.filter(kind=kind) if kind else runs
+
+
+def sync_run_errors(run: SyncRun) -> QuerySet[SyncRunError]:
+    return run.errors.select_related("account", "outbox_entry")
+
+
+def retryable_entries(run: SyncRun) -> QuerySet[OutboxEntry]:
+    """The dead-letter entries a run left behind (what "retry failed records" retries)."""
+    return OutboxEntry.objects.filter(
+        Q(errors__run=run) | Q(last_run=run), state=OutboxState.FAILED
+    ).distinct()

@@ -1,0 +1,606 @@
+"""Every write of the CRM sync: recording target-account changes, pushing the outbox, sync runs,
+retries, CRM owner ids. Tasks, commands and the admin call these."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from django.db import IntegrityError, transaction
+from django.db.models import F
+from django.db.models.functions import Greatest
+from django.utils import timezone
+
+from accounts_app.models import Account
+from crm import outbox, selectors
+from crm.adapters import (
+    Adapter,
+    ConfigurationError,
+    CrmError,
+    Deferred,
+    PushRecord,
+    RecordResult,
+    TransientError,
+    backend_name,
+    get_adapter,
+)
+from crm.models import (
+    CrmOwner,
+    DeliveredPayload,
+    OutboxChange,
+    OutboxEntry,
+    SyncKind,
+    SyncRun,
+    SyncRunError,
+    SyncState,
+    SyncTrigger,
+)
+from workflow.errors import Conflict, Invalid
+from workflow.roles import require_ops
+
+logger = logging.getLogger(__name__)
+
+# Where each backend keeps the CRM's id of an account.
+CRM_ID_FIELD = {"hubspot": "hubspot_company_id", "salesforce": "salesforce_account_id"}
+
+
+# --- recording changes (called inside the workflow's and accounts' transactions) ---------------
+
+
+def target_change_record(*, target, nomination) -> int:
+    """A target account was added, moved to another tier or removed by an approved nomination:
+    queue its CRM record. Call inside the approval's transaction."""
+    from workflow.models import NominationKind
+
+    change = {
+        NominationKind.ADD: OutboxChange.ADDED,
+        NominationKind.CHANGE_TIER: OutboxChange.TIER_CHANGED,
+        NominationKind.REMOVE: OutboxChange.REMOVED,
+    }[nomination.kind]
+    return outbox.record(account_id=target.account_id, change=change, cycle_id=target.cycle_id)
+
+
+def account_changed_record(*, account: Account) -> int:
+    """An account was edited. If it is on an open list, its list entries take its owners and
+    its CRM record is queued (name and domain go to the CRM too; an edit the CRM does not see
+    costs no request, the payload being unchanged). Call inside the transaction that saved the
+    account. Returns how many list entries took new owners."""
+    from workflow.models import CycleState, TargetAccount
+
+    entries = list(
+        TargetAccount.objects.select_for_update()
+        .filter(account=account, removed_at__isnull=True)
+        .exclude(cycle__state=CycleState.CLOSED)
+    )
+    if not entries:
+        return 0
+    owners = (account.sales_owner_id, account.marketing_owner_id)
+    stale = [e for e in entries if (e.sales_owner_id, e.marketing_owner_id) != owners]
+    now = timezone.now()
+    for entry in stale:
+        entry.sales_owner_id, entry.marketing_owner_id = owners
+        entry.updated_at = now
+    if stale:
+        TargetAccount.objects.bulk_update(
+            stale, ["sales_owner_id", "marketing_owner_id", "updated_at"]
+        )
+    outbox.record(
+        account_id=account.pk,
+        change=OutboxChange.OWNERS_CHANGED if stale else OutboxChange.ACCOUNT_CHANGED,
+        cycle_id=(stale or entries)[0].cycle_id,
+    )
+    return len(stale)
+
+
+# --- pushing -----------------------------------------------------------------------------------
+
+
+def digest(properties: dict) -> str:
+    return hashlib.sha256(
+        json.dumps(properties, sort_keys=True, separators=(",", ":"), default=str).encode()
+    ).hexdigest()
+
+
+@dataclass
+class ChunkOutcome:
+    done: int = 0
+    sent: int = 0
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    failed: int = 0
+    retry_later: int = 0
+    stop: str = ""  # why the run must stop (the CRM deferred us or keeps failing)
+    state: str = ""  # the run's state when it stops for that reason
+    errors: list = field(default_factory=list)
+
+
+def sync_run_create(
+    *,
+    kind: str = SyncKind.PUSH,
+    trigger: str,
+    by=None,
+    cycle=None,
+    total: int = 0,
+    state: str = SyncState.QUEUED,
+    backend: str | None = None,
+) -> SyncRun:
+    now = timezone.now()
+    return SyncRun.objects.create(
+        kind=kind,
+        backend=backend or backend_name(),
+        state=state,
+        trigger=trigger,
+        triggered_by=by,
+        cycle=cycle,
+        total=total,
+        created_at=now,
+        updated_at=now,
+        started_at=now if state == SyncState.RUNNING else None,
+    )
+
+
+def _run_started(run: SyncRun, *, total: int | None = None) -> None:
+    now = timezone.now()
+    fields = {"state": SyncState.RUNNING, "started_at": now, "updated_at": now}
+    if total is not None:
+        fields["total"] = max(total, run.done)
+    SyncRun.objects.filter(pk=run.pk).update(**fields)
+    for name, value in fields.items():
+        setattr(run, name, value)
+
+
+def _run_progress(run: SyncRun, outcome: ChunkOutcome, requests: int) -> None:
+    SyncRun.objects.filter(pk=run.pk).update(
+        total=Greatest(F("total"), F("done") + outcome.done),
+        done=F("done") + outcome.done,
+        sent=F("sent") + outcome.sent,
+        created=F("created") + outcome.created,
+        updated=F("updated") + outcome.updated,
+        unchanged=F("unchanged") + outcome.unchanged,
+        failed=F("failed") + outcome.failed,
+        requests=requests,
+        updated_at=timezone.now(),
+    )
+    if outcome.errors:
+        SyncRunError.objects.bulk_create(outcome.errors, batch_size=500)
+    run.refresh_from_db()
+
+
+def _run_finished(run: SyncRun, *, state: str, message: str = "", detail: dict | None = None):
+    now = timezone.now()
+    run.refresh_from_db()
+    if state == SyncState.SUCCEEDED and run.failed:
+        state = SyncState.PARTIAL
+    fields = {
+        "state": state,
+        "finished_at": now,
+        "updated_at": now,
+        "message": message[:5000],
+        "detail": {**run.detail, **(detail or {})},
+    }
+    SyncRun.objects.filter(pk=run.pk).update(**fields)
+    for name, value in fields.items():
+        setattr(run, name, value)
+
+
+def _push_chunk(
+    *,
+    adapter: Adapter,
+    backend: str,
+    token,
+    entries: list[OutboxEntry],
+    run: SyncRun,
+    force: bool,
+) -> ChunkOutcome:
+    """Push one claimed chunk and settle every entry of it."""
+    outcome = ChunkOutcome(done=len(entries))
+    if backend == "none":
+        # Sync is off: nothing is sent, nothing is waiting.
+        outcome.unchanged = outbox.settle_delivered(
+            token, [e.pk for e in entries], backend=backend, run_id=run.pk
+        )
+        return outcome
+    account_ids = [e.account_id for e in entries]
+    payloads = selectors.push_payloads(account_ids)
+    known = selectors.delivered_digests(account_ids, backend) if adapter.keeps_digests else {}
+    id_field = CRM_ID_FIELD.get(backend)
+
+    unchanged: list[int] = []
+    records: list[PushRecord] = []
+    entry_of: dict[str, OutboxEntry] = {}
+    digest_of: dict[str, str] = {}
+    for entry in entries:
+        payload = payloads[entry.account_id]
+        record = PushRecord(
+            key=payload["key"],
+            account_id=entry.account_id,
+            payload=payload,
+            crm_id=payload.get(id_field, "") if id_field else "",
+            properties=adapter.render(payload),
+        )
+        digest_of[record.key] = digest(record.properties)
+        if not force and known.get(entry.account_id) == digest_of[record.key]:
+            unchanged.append(entry.pk)
+            continue
+        records.append(record)
+        entry_of[record.key] = entry
+    outcome.unchanged = len(unchanged)
+    outbox.settle_delivered(token, unchanged, backend=backend, run_id=run.pk)
+    if not records:
+        return outcome
+
+    send_ids = [entry_of[r.key].pk for r in records]
+    try:
+        results = adapter.push(records)
+    except Deferred as deferred:
+        outbox.settle_deferred(
+            token, send_ids, until=deferred.retry_at, message=deferred.message, run_id=run.pk
+        )
+        outcome.retry_later = len(send_ids)
+        outcome.stop, outcome.state = deferred.message, SyncState.PARTIAL
+        return outcome
+    except (TransientError, ConfigurationError, CrmError) as error:
+        counts = outbox.settle_retry(token, send_ids, message=error.message, run_id=run.pk)
+        outcome.retry_later, outcome.failed = counts["retry"], counts["dead"]
+        outcome.stop, outcome.state = error.message, SyncState.FAILED
+        return outcome
+    except BaseException as error:
+        # A bug or a time limit: the entries go back with one attempt counted, then it is raised.
+        outbox.settle_retry(
+            token, send_ids, message=f"{type(error).__name__}: {error}", run_id=run.pk
+        )
+        raise
+
+    # Keep the CRM's ids first: a clash (the id is linked to another account) fails the record.
+    clashes = _store_crm_ids(
+        id_field,
+        [
+            (record.account_id, result.crm_id)
+            for record, result in zip(records, results, strict=True)
+            if id_field
+            and result.ok
+            and result.crm_id
+            and result.crm_id != record.payload.get(id_field)
+        ],
+    )
+    delivered: list[int] = []
+    failed: dict[int, str] = {}
+    new_digests: list[DeliveredPayload] = []
+    now = timezone.now()
+    for record, result in zip(records, results, strict=True):
+        entry = entry_of[record.key]
+        if result.ok and record.account_id in clashes:
+            result = RecordResult(
+                key=record.key, ok=False, message=clashes[record.account_id], response=None
+            )
+        if result.ok:
+            delivered.append(entry.pk)
+            outcome.created += int(result.created)
+            outcome.updated += int(not result.created)
+            if adapter.keeps_digests:
+                new_digests.append(
+                    DeliveredPayload(
+                        account_id=record.account_id,
+                        backend=backend,
+                        digest=digest_of[record.key],
+                        delivered_at=now,
+                    )
+                )
+        else:
+            failed[entry.pk] = result.message
+            outcome.errors.append(
+                SyncRunError(
+                    run=run,
+                    object_type="company" if backend == "hubspot" else "account",
+                    object_key=record.key,
+                    account_id=record.account_id,
+                    outbox_entry_id=entry.pk,
+                    message=result.message[:5000],
+                    crm_response=_jsonable(result.response),
+                )
+            )
+    outcome.sent = len(records)
+    outcome.failed += len(failed)
+    if new_digests:
+        DeliveredPayload.objects.bulk_create(
+            new_digests,
+            update_conflicts=True,
+            unique_fields=["account", "backend"],
+            update_fields=["digest", "delivered_at"],
+        )
+    outbox.settle_delivered(token, delivered, backend=backend, run_id=run.pk)
+    outbox.settle_failed(token, failed, backend=backend, run_id=run.pk)
+    return outcome
+
+
+def _store_crm_ids(id_field, new_ids: list[tuple[int, str]]) -> dict[int, str]:
+    """Keep the CRM's ids on the accounts: one statement for the lot. Should one of them be
+    held by another account already (unique), each is saved alone; returns the clashes as
+    {account id: message}."""
+    if not id_field or not new_ids:
+        return {}
+    accounts = [Account(pk=pk, **{id_field: crm_id}) for pk, crm_id in new_ids]
+    try:
+        with transaction.atomic():
+            Account.objects.bulk_update(accounts, [id_field], batch_size=500)
+        return {}
+    except IntegrityError:
+        pass
+    clashes = {}
+    for pk, crm_id in new_ids:
+        try:
+            with transaction.atomic():
+                Account.objects.filter(pk=pk).update(**{id_field: crm_id})
+        except IntegrityError:
+            holder = Account.objects.filter(**{id_field: crm_id}).first()
+            clashes[pk] = (
+                f"The CRM record {crm_id} is already linked to {holder} in Accord; unlink one "
+                "of them (the account's CRM id) and retry."
+            )
+    return clashes
+
+
+def _jsonable(value):
+    try:
+        json.dumps(value)
+        return value
+    except (TypeError, ValueError):
+        return str(value)
+
+
+def outbox_push(
+    *,
+    trigger: str,
+    ids: list[int] | None = None,
+    sweep: bool = False,
+    run: SyncRun | None = None,
+    by=None,
+    force: bool = False,
+    time_budget: float | None = None,
+    progress: Callable[[SyncRun], None] | None = None,
+    adapter: Adapter | None = None,
+) -> SyncRun | None:
+    """Push due outbox entries to the CRM. Returns the run (None when there was nothing to do
+    and no run was given).
+
+    1. Claim a chunk of claimable entries (only `ids` when given; the sweeper's share when
+       `sweep`) under a lease, as many as the CRM takes in one request.
+    2. Build each account's payload; an account whose payload equals what was last delivered
+       to this CRM is settled without any request (unless `force`).
+    3. Write the others; store the CRM's ids and the delivered digests; settle each entry
+       delivered, failed (with the CRM's message) or for a later retry; count it on the run.
+    4. Stop when nothing is left, when the CRM defers us (daily limit) or keeps failing, or
+       when `time_budget` seconds have passed (the entries left stay pending for the next run).
+    """
+    backend = backend_name()
+    started = time.monotonic()
+    if run is not None:
+        _run_started(run)
+    try:
+        adapter = adapter or get_adapter(backend)
+    except ConfigurationError as error:
+        if run is not None:
+            _run_finished(run, state=SyncState.FAILED, message=error.message)
+        raise
+    stop, stop_state = "", ""
+    try:
+        if run is not None or backend != "none":
+            id_field = CRM_ID_FIELD.get(backend)
+            if id_field:
+                adapter.plan(
+                    records_without_crm_id=outbox.count_claimable(
+                        ids=ids, sweep=sweep, **{f"account__{id_field}": ""}
+                    )
+                )
+        while True:
+            token, entries = outbox.claim(limit=adapter.batch_size, ids=ids, sweep=sweep)
+            if not entries:
+                break
+            if run is None:
+                if backend == "none":
+                    # Sync is off: settled as delivered, no run recorded.
+                    outbox.settle_delivered(
+                        token, [e.pk for e in entries], backend=backend, run_id=None
+                    )
+                    continue
+                run = sync_run_create(trigger=trigger, by=by, state=SyncState.RUNNING)
+            outcome = _push_chunk(
+                adapter=adapter,
+                backend=backend,
+                token=token,
+                entries=entries,
+                run=run,
+                force=force,
+            )
+            _run_progress(run, outcome, adapter.stats.requests)
+            if progress is not None:
+                progress(run)
+            if outcome.stop:
+                stop, stop_state = outcome.stop, outcome.state
+                break
+            if time_budget is not None and time.monotonic() - started > time_budget:
+                stop, stop_state = "", "budget"
+                break
+    except BaseException as error:
+        if run is not None:
+            _run_finished(run, state=SyncState.FAILED, message=f"{type(error).__name__}: {error}")
+        raise
+    finally:
+        adapter.close()
+    if run is None:
+        return None
+    stats = adapter.stats
+    detail = {
+        "write_requests": stats.writes,
+        "retries": stats.retries,
+        "rate_limited": stats.rate_limited,
+        "server_errors": stats.server_errors,
+        "network_errors": stats.network_errors,
+        "waited_seconds": round(stats.waited_seconds, 2),
+        "seconds": round(time.monotonic() - started, 2),
+    }
+    if stop_state == "budget":
+        detail["more_to_push"] = True
+        _run_finished(run, state=SyncState.SUCCEEDED, detail=detail)
+    elif stop:
+        _run_finished(run, state=stop_state, message=stop, detail=detail)
+    else:
+        _run_finished(run, state=SyncState.SUCCEEDED, detail=detail)
+    return run
+
+
+def cycle_push(
+    *,
+    cycle,
+    by=None,
+    trigger: str = SyncTrigger.COMMAND,
+    force: bool = False,
+    progress: Callable[[SyncRun], None] | None = None,
+    run: SyncRun | None = None,
+) -> SyncRun:
+    """Push a cycle's whole list (removals too): every account is queued, then the outbox is
+    pushed in this process. Accounts whose CRM record is already up to date cost no request."""
+    queued = outbox.record_cycle(cycle_id=cycle.pk)
+    total = outbox.count_claimable()
+    if run is None:
+        run = sync_run_create(trigger=trigger, by=by, cycle=cycle, total=max(total, queued))
+    else:
+        SyncRun.objects.filter(pk=run.pk).update(total=max(total, queued))
+        run.total = max(total, queued)
+    result = outbox_push(trigger=trigger, run=run, by=by, force=force, progress=progress)
+    return result or run
+
+
+def sync_run_request_push(*, by, cycle=None) -> SyncRun:
+    """Ops ask for a push (admin, sync page, API): a queued run that a worker starts.
+    Without a cycle it pushes whatever is due in the outbox."""
+    require_ops(by, "start a CRM push")
+    from crm import tasks
+
+    if (
+        cycle is not None
+        and SyncRun.objects.filter(
+            kind=SyncKind.PUSH, state__in=[SyncState.QUEUED, SyncState.RUNNING], cycle=cycle
+        ).exists()
+    ):
+        raise Conflict(f"A push of {cycle.name} is already queued or running.")
+    with transaction.atomic():
+        run = sync_run_create(trigger=SyncTrigger.ADMIN, by=by, cycle=cycle, state=SyncState.QUEUED)
+        transaction.on_commit(lambda: _queue(tasks.run_push, run.pk))
+    return run
+
+
+def _queue(task, *args) -> None:
+    try:
+        task.delay(*args)
+    except Exception as error:  # broker down; the run stays queued and the sweeper starts it
+        logger.warning("Could not queue %s%s: %s", task.name, args, error)
+
+
+def run_queued_push(*, run: SyncRun) -> SyncRun:
+    """Carry out a queued push run (the worker's side of sync_run_request_push)."""
+    if run.state != SyncState.QUEUED:
+        return run
+    claimed = SyncRun.objects.filter(pk=run.pk, state=SyncState.QUEUED).update(
+        state=SyncState.RUNNING, started_at=timezone.now(), updated_at=timezone.now()
+    )
+    if not claimed:
+        return run
+    run.refresh_from_db()
+    if run.cycle is not None:
+        return cycle_push(cycle=run.cycle, by=run.triggered_by, trigger=run.trigger, run=run)
+    run.total = max(run.total, outbox.count_claimable())
+    SyncRun.objects.filter(pk=run.pk).update(total=run.total)
+    return outbox_push(trigger=run.trigger, run=run, by=run.triggered_by) or run
+
+
+def sync_runs_expire_stale() -> int:
+    """Runs whose worker died (no progress for longer than a lease) are marked failed; their
+    entries are taken over by the sweeper when the lease runs out. Returns how many."""
+    from django.conf import settings
+
+    now = timezone.now()
+    limit = now - timedelta(seconds=settings.CRM_OUTBOX_LEASE_SECONDS)
+    return SyncRun.objects.filter(
+        kind=SyncKind.PUSH, state=SyncState.RUNNING, updated_at__lt=limit
+    ).update(
+        state=SyncState.FAILED,
+        finished_at=now,
+        updated_at=now,
+        message="The worker stopped without finishing (no progress for longer than the lease); "
+        "its records were pushed again by a later run.",
+    )
+
+
+# --- retries -----------------------------------------------------------------------------------
+
+
+def outbox_retry(*, entries, by) -> int:
+    """Ops retry dead letters: pending again with their attempts forgotten, pushed after
+    commit. Returns how many were revived."""
+    require_ops(by, "retry CRM deliveries")
+    ids = [e.pk if isinstance(e, OutboxEntry) else int(e) for e in entries]
+    with transaction.atomic():
+        revived = outbox.revive(ids)
+        if revived:
+            transaction.on_commit(lambda: outbox.queue_push(ids))
+    return revived
+
+
+def sync_run_retry(*, run: SyncRun, by) -> int:
+    """Retry the records a run could not deliver (those still in the dead letter)."""
+    require_ops(by, "retry CRM deliveries")
+    if run.kind != SyncKind.PUSH:
+        raise Invalid("Only push runs can be retried here; start a new pull instead.")
+    entries = list(selectors.retryable_entries(run).values_list("pk", flat=True))
+    if not entries:
+        raise Conflict("Nothing to retry: every record of this run was delivered since.")
+    return outbox_retry(entries=entries, by=by)
+
+
+# --- people ------------------------------------------------------------------------------------
+
+
+def crm_owner_set(
+    *, user, by, hubspot_owner_id: str | None = None, salesforce_user_id: str | None = None
+) -> CrmOwner:
+    """Set a person's CRM ids (ops). Their target accounts are queued so that the CRM record
+    shows the owner."""
+    require_ops(by, "set CRM owner ids")
+    with transaction.atomic():
+        owner, _ = CrmOwner.objects.select_for_update().get_or_create(user=user)
+        if hubspot_owner_id is not None:
+            owner.hubspot_owner_id = hubspot_owner_id.strip()
+        if salesforce_user_id is not None:
+            owner.salesforce_user_id = salesforce_user_id.strip()
+        try:
+            with transaction.atomic():
+                owner.save()
+        except IntegrityError:
+            raise Conflict("Another person already has this CRM owner id.") from None
+        crm_owner_queue_targets(user=user)
+    return owner
+
+
+def crm_owner_queue_targets(*, user) -> int:
+    """Queue the CRM records of the accounts this person owns on open lists."""
+    from django.db.models import Q
+
+    from workflow.models import CycleState, TargetAccount
+
+    accounts = set(
+        TargetAccount.objects.filter(
+            Q(sales_owner=user) | Q(marketing_owner=user), removed_at__isnull=True
+        )
+        .exclude(cycle__state=CycleState.CLOSED)
+        .values_list("account_id", flat=True)
+    )
+    for account_id in sorted(accounts):
+        outbox.record(account_id=account_id, change=OutboxChange.OWNERS_CHANGED)
+    return len(accounts)
