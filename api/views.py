@@ -104,7 +104,7 @@ IDEMPOTENCY_PARAMETER = OpenApiParameter(
         "same key with a different body gets 422."
     ),
 )
-ETAG_HEADER = OpenApiResponse(description="Nothing changed since the ETag you sent.")
+NOT_MODIFIED = OpenApiResponse(description="Nothing changed since the ETag you sent.")
 
 
 def _input(serializer_class, request, **kwargs) -> dict:
@@ -254,6 +254,8 @@ class AccountDetailView(ApiView):
     def patch(self, request, pk: int):
         account = self._account(pk)
         data = _input(AccountUpdateInput, request)
+        if data.get("parent") is not None and data["parent"].pk == account.pk:
+            raise Invalid("An account cannot be its own parent.", field="parent")
         _check_crm_ids_free(data, account=account)
         account_services.account_update(account=account, by=request.user, **data)
         return Response(AccountOutput(self._account(pk)).data)
@@ -361,7 +363,7 @@ class TargetAccountListView(ApiView):
         responses=_responses(
             {
                 200: TargetAccountOutput(many=True),
-                304: ETAG_HEADER,
+                304: NOT_MODIFIED,
             },
             LIST_ERRORS,
         ),

@@ -278,3 +278,9 @@ def test_it_checks_a_new_cycles_dates_and_tiers(clients):
     )
     assert backwards.status_code == 400
     assert backwards.json()["fields"] == {"ends_on": [backwards.json()["detail"]]}
+
+
+def test_it_refuses_an_account_as_its_own_parent(clients, account):
+    response = clients["ops"].patch(f"/api/v1/accounts/{account.pk}/", {"parent": account.pk})
+    assert response.status_code == 400
+    assert response.json()["fields"]["parent"]
