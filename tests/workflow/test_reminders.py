@@ -169,3 +169,18 @@ def test_the_service_refuses_a_reminder_that_is_not_due(waiting):
     assert services.nomination_remind(nomination=waiting, escalate=False) is False
     assert services.nomination_remind(nomination=waiting, escalate=True) is False
     assert logged(waiting, "reminded") == []
+
+
+def test_the_service_reminds_and_escalates_once_even_when_called_twice(waiting, mail):
+    # Two beat runs at the same moment both see a due nomination; only one may act.
+    waited(waiting, 80)
+
+    with mail.capture():
+        assert services.nomination_remind(nomination=waiting, escalate=False) is True
+        assert services.nomination_remind(nomination=waiting, escalate=False) is False
+        assert services.nomination_remind(nomination=waiting, escalate=True) is True
+        assert services.nomination_remind(nomination=waiting, escalate=True) is False
+
+    assert len(logged(waiting, "reminded")) == 1
+    assert len(logged(waiting, "escalated")) == 1
+    assert mail.recipients() == ["olga@example.com", "sam@example.com", "sara@example.com"]

@@ -108,3 +108,18 @@ def test_it_checks_the_new_tier_on_resubmission(people, asked):
 
     assert error.value.field == "tier"
     assert fresh(asked).state == State.CHANGES_REQUESTED
+
+
+def test_it_does_not_count_an_approval_given_only_in_an_earlier_round(people, account):
+    c = cycle("FY27 H2", sales_quorum=2)
+    n = nominate(people.marketer, c, account)
+    decide(n, people.sales_approver)
+    decide(n, people.sales_approver_2, "request_changes", note="Add evidence")
+    services.nomination_resubmit(nomination=n, by=people.marketer)
+
+    decide(n, people.sales_approver_2)
+
+    assert fresh(n).state == State.IN_REVIEW, "sam approved round 1 only: sales has 1 of 2"
+    assert [s.person for s in side_statuses(fresh(n))["sales"].approvals] == [
+        people.sales_approver_2
+    ]
