@@ -41,21 +41,73 @@ SIDE_FIELD_MESSAGE = (
 # --- Input ------------------------------------------------------------------------------------
 
 
+def _is_whole_number(value) -> bool:
+    return (isinstance(value, int) and not isinstance(value, bool)) or (
+        isinstance(value, float) and value.is_integer()
+    )
+
+
+def _json_type_error(field, value) -> str | None:
+    """What is wrong with the JSON type of `value` for `field`, if anything. DRF would turn
+    "12" into 12 or 12 into "12"; the API takes each value in the type its schema gives."""
+    if value is None:
+        return None  # the field says whether null is allowed
+    if isinstance(field, serializers.ListField):
+        if isinstance(value, list):
+            for index, item in enumerate(value):
+                problem = _json_type_error(field.child, item)
+                if problem:
+                    return f"Item {index}: {problem}"
+        return None  # a list field refuses anything else itself
+    if isinstance(field, serializers.ChoiceField):
+        numeric = all(isinstance(key, int) for key in field.choices)
+        if numeric and not _is_whole_number(value):
+            return "Expected a number, e.g. 1."
+        if not numeric and not isinstance(value, str):
+            return "Expected a string."
+        return None
+    if isinstance(field, serializers.BooleanField):
+        return None if isinstance(value, bool) else "Expected true or false."
+    if isinstance(field, serializers.IntegerField | serializers.PrimaryKeyRelatedField):
+        return None if _is_whole_number(value) else "Expected a whole number."
+    if isinstance(
+        field,
+        serializers.CharField
+        | serializers.DecimalField
+        | serializers.DateField
+        | serializers.DateTimeField,
+    ):
+        return None if isinstance(value, str) else "Expected a string."
+    return None
+
+
 class StrictInput(serializers.Serializer):
     """Fields not listed here are refused with 400 (a typo is not silently ignored), and so is
-    `side`: the side is always that of the person signed in."""
+    `side`: the side is always that of the person signed in. Each value must have the JSON type
+    the schema gives: a string where a string is expected (amounts too, e.g. "1250000.00"), a
+    number where a number is."""
 
     def to_internal_value(self, data):
-        unknown = {}
+        refused = {}
         if isinstance(data, Mapping):
-            for name in data:
+            for name, value in data.items():
+                field = self.fields.get(name)
                 if name == "side":
-                    unknown[name] = [SIDE_FIELD_MESSAGE]
-                elif name not in self.fields or self.fields[name].read_only:
-                    unknown[name] = ["Unknown field."]
-        if unknown:
-            raise serializers.ValidationError(unknown)
-        return super().to_internal_value(data)
+                    refused[name] = [SIDE_FIELD_MESSAGE]
+                elif field is None or field.read_only:
+                    refused[name] = ["Unknown field."]
+                elif problem := _json_type_error(field, value):
+                    refused[name] = [problem]
+        if not refused:
+            return super().to_internal_value(data)
+        # Report the other fields' problems too, in one answer.
+        others = {}
+        try:
+            super().to_internal_value({k: v for k, v in data.items() if k not in refused})
+        except serializers.ValidationError as error:
+            if isinstance(error.detail, Mapping):
+                others = {k: v for k, v in error.detail.items() if k not in refused}
+        raise serializers.ValidationError({**others, **refused})
 
 
 def _text(max_length: int = MAX_TEXT, **kwargs) -> serializers.CharField:

@@ -284,3 +284,54 @@ def test_it_refuses_an_account_as_its_own_parent(clients, account):
     response = clients["ops"].patch(f"/api/v1/accounts/{account.pk}/", {"parent": account.pk})
     assert response.status_code == 400
     assert response.json()["fields"]["parent"]
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"body": 12}, "body"),
+        ({"body": ["hi"]}, "body"),
+        ({"body": True}, "body"),
+    ],
+)
+def test_it_takes_each_value_only_in_its_documented_type(clients, nomination, body, field):
+    response = clients["ops"].post(f"{N}{nomination.pk}/comments/", body, format="json")
+    assert response.status_code == 400
+    assert response.json()["fields"][field] == ["Expected a string."]
+
+
+def test_it_refuses_numbers_as_strings_and_strings_as_numbers(clients, the_cycle, account):
+    response = clients["proposer"].post(
+        N,
+        {
+            "cycle": str(the_cycle.pk),
+            "account": account.pk,
+            "kind": "add",
+            "tier": "1",
+            "rationale": "Fit",
+            "evidence_links": ["https://a.example", 5],
+        },
+        format="json",
+    )
+    assert response.status_code == 400
+    assert response.json()["fields"] == {
+        "cycle": ["Expected a whole number."],
+        "tier": ["Expected a number, e.g. 1."],
+        "evidence_links": ["Item 1: Expected a string."],
+    }
+    amount = clients["ops"].post(
+        "/api/v1/accounts/",
+        {"name": "A", "domain": "a.example", "annual_revenue": 1250000.5, "employee_count": True},
+        format="json",
+    )
+    assert amount.json()["fields"] == {
+        "annual_revenue": ["Expected a string."],
+        "employee_count": ["Expected a whole number."],
+    }
+    created = clients["ops"].post(
+        "/api/v1/accounts/",
+        {"name": "A", "domain": "a.example", "annual_revenue": "1250000.50", "employee_count": 12},
+        format="json",
+    )
+    assert created.status_code == 201
+    assert created.json()["annual_revenue"] == "1250000.50"

@@ -3,7 +3,7 @@ operation; no answer may be a server error, and every answer must be what the sc
 (status code, content type, headers, body). Requests go to the Django WSGI application in
 process, inside the test's transaction.
 
-Kept bounded (a few examples per operation and mode) so the whole run takes about a minute;
+Kept bounded (a few examples per operation and mode: one to two minutes for all roles);
 set SCHEMATHESIS_EXAMPLES to look harder.
 """
 
