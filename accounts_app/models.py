@@ -116,6 +116,17 @@ class Contact(models.Model):
                 condition=~Q(email=""),
                 name="contact_unique_email_per_account",
             ),
+            # One Accord contact per CRM contact: the pull (crm/pull/) upserts by these ids.
+            models.UniqueConstraint(
+                fields=["hubspot_contact_id"],
+                condition=~Q(hubspot_contact_id=""),
+                name="contact_unique_hubspot_contact_id",
+            ),
+            models.UniqueConstraint(
+                fields=["salesforce_contact_id"],
+                condition=~Q(salesforce_contact_id=""),
+                name="contact_unique_salesforce_contact_id",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -151,6 +162,16 @@ class Opportunity(models.Model):
                 condition=Q(amount__isnull=True) | Q(amount__gte=0),
                 name="opportunity_amount_not_negative",
             ),
+            models.UniqueConstraint(
+                fields=["hubspot_deal_id"],
+                condition=~Q(hubspot_deal_id=""),
+                name="opportunity_unique_hubspot_deal_id",
+            ),
+            models.UniqueConstraint(
+                fields=["salesforce_opportunity_id"],
+                condition=~Q(salesforce_opportunity_id=""),
+                name="opportunity_unique_salesforce_opportunity_id",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -182,6 +203,11 @@ class Activity(models.Model):
         ordering = ["-occurred_at"]
         verbose_name_plural = "activities"
         indexes = [models.Index(fields=["account", "occurred_at"])]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["crm_id"], condition=~Q(crm_id=""), name="activity_unique_crm_id"
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} ({self.get_side_display()}) {self.occurred_at:%Y-%m-%d}"

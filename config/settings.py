@@ -340,3 +340,19 @@ CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 # the admin under Periodic tasks), not an entry here: entries here are rewritten at every start of
 # beat, so admin edits to them would not last.
 LOGGING["loggers"]["httpx"] = {"level": "WARNING"}  # one line per CRM request is too much
+
+# The pull (crm/pull/) and the inbound HubSpot webhook (crm/webhooks.py); see docs/crm.md. The
+# pull's schedule (every 15 minutes) is a django-celery-beat row seeded by crm/migrations/0006,
+# editable in the admin like the sweeper's.
+CRM_PULL_CREATE_ACCOUNTS = env.bool("CRM_PULL_CREATE_ACCOUNTS", default=True)
+CRM_PULL_OVERLAP_SECONDS = env.int("CRM_PULL_OVERLAP_SECONDS", default=300)
+CRM_PULL_LEASE_SECONDS = env.int("CRM_PULL_LEASE_SECONDS", default=600)
+CRM_PULL_TIME_BUDGET_SECONDS = env.int("CRM_PULL_TIME_BUDGET_SECONDS", default=240)
+CRM_PULL_DEFAULT_CURRENCY = env.str("CRM_PULL_DEFAULT_CURRENCY", default="USD")
+SALESFORCE_MULTI_CURRENCY = env.bool("SALESFORCE_MULTI_CURRENCY", default=False)
+# HubSpot signs its webhook requests with the app's client secret (X-HubSpot-Signature-v3).
+# HUBSPOT_WEBHOOK_URL: the target URL exactly as set in HubSpot, when a proxy in front of Accord
+# changes the scheme, host or path Django sees (the signature covers the URL).
+HUBSPOT_CLIENT_SECRET = env.str("HUBSPOT_CLIENT_SECRET", default="")
+HUBSPOT_WEBHOOK_URL = env.str("HUBSPOT_WEBHOOK_URL", default="")
+CRM_WEBHOOK_EVENTS_KEEP_DAYS = env.int("CRM_WEBHOOK_EVENTS_KEEP_DAYS", default=7)

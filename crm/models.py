@@ -281,3 +281,73 @@ class SyncRunError(models.Model):
 
     def __str__(self) -> str:
         return f"{self.object_type} {self.object_key}: {self.message[:60]}"
+
+
+# --- The pull (crm/pull/) and the inbound HubSpot webhook (crm/webhooks.py) ----------------------
+
+
+class PullCursor(models.Model):
+    """Where the incremental pull of one object type from one CRM stands.
+
+    A *pass* reads every record modified since `since` (everything when it is empty) in id
+    order. `last_id` is the last record of the pass applied so far (blank between passes), so a
+    pass cut short (a time budget, a dead worker) resumes after it. When a pass completes,
+    `since` moves to the moment it started, less CRM_PULL_OVERLAP_SECONDS (clock skew, the
+    CRM's search index lag), and records changed while it ran are read by the next one.
+    A pull holds the cursor under a lease (`claim_token`, `claimed_until`) while it reads, so two
+    pulls never read the same object type at once; a dead pull's lease simply runs out.
+    """
+
+    backend = models.CharField(max_length=12, choices=Backend.choices)
+    object_type = models.CharField(max_length=40)
+    since = models.DateTimeField(
+        null=True, blank=True, help_text="Records modified since then are read (blank: all)."
+    )
+    pass_started_at = models.DateTimeField(null=True, blank=True)
+    last_id = models.CharField(
+        max_length=50, blank=True, help_text="The pass in progress resumes after this id."
+    )
+    claim_token = models.UUIDField(null=True, blank=True, editable=False)
+    claimed_until = models.DateTimeField(null=True, blank=True)
+    last_completed_at = models.DateTimeField(null=True, blank=True)
+    last_run = models.ForeignKey(
+        SyncRun, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["backend", "pk"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["backend", "object_type"], name="crm_pull_cursor_one_per_object_type"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.backend} {self.object_type} since {self.since or 'the beginning'}"
+
+
+class ProcessedWebhookEvent(models.Model):
+    """An event a CRM webhook delivered, kept so that a repeat of it (HubSpot retries a
+    delivery it did not see acknowledged) is ignored. Forgotten after CRM_WEBHOOK_EVENTS_KEEP_DAYS.
+    """
+
+    source = models.CharField(max_length=20, default="hubspot")
+    event_key = models.CharField(
+        max_length=120, help_text="portalId:subscriptionId:eventId for HubSpot."
+    )
+    batch = models.UUIDField(editable=False, help_text="The delivery that brought it first.")
+    subscription_type = models.CharField(max_length=100, blank=True)
+    object_type = models.CharField(max_length=40, blank=True)
+    object_id = models.CharField(max_length=50, blank=True)
+    occurred_at = models.DateTimeField(null=True, blank=True)
+    received_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    class Meta:
+        ordering = ["-received_at", "-pk"]
+        constraints = [
+            models.UniqueConstraint(fields=["source", "event_key"], name="crm_webhook_event_once"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.source} event {self.event_key} ({self.subscription_type})"
