@@ -272,6 +272,7 @@ HUBSPOT_BASE_URL = env.str("HUBSPOT_BASE_URL", default="https://api.hubapi.com")
 HUBSPOT_ACCESS_TOKEN = env.str("HUBSPOT_ACCESS_TOKEN", default="")
 HUBSPOT_ACCOUNT_KEY_PROPERTY = env.str("HUBSPOT_ACCOUNT_KEY_PROPERTY", default="accord_account_key")
 HUBSPOT_RATE_LIMIT = env.int("HUBSPOT_RATE_LIMIT", default=100)  # requests per 10 s (plan: 100/190)
+HUBSPOT_RATE_WINDOW_SECONDS = env.float("HUBSPOT_RATE_WINDOW_SECONDS", default=10.0)
 HUBSPOT_SEARCH_RATE_LIMIT = env.int("HUBSPOT_SEARCH_RATE_LIMIT", default=5)  # per second
 HUBSPOT_MATCH_DOMAINS = env.bool("HUBSPOT_MATCH_DOMAINS", default=True)
 SALESFORCE_LOGIN_URL = env.str("SALESFORCE_LOGIN_URL", default="https://login.salesforce.com")
@@ -310,6 +311,9 @@ CRM_OUTBOX_SWEEP_AFTER_SECONDS = env.int("CRM_OUTBOX_SWEEP_AFTER_SECONDS", defau
 CRM_OUTBOX_RETRY_BASE_SECONDS = env.int("CRM_OUTBOX_RETRY_BASE_SECONDS", default=60)
 CRM_OUTBOX_RETRY_MAX_SECONDS = env.int("CRM_OUTBOX_RETRY_MAX_SECONDS", default=3600)
 CRM_PUSH_TIME_BUDGET_SECONDS = env.int("CRM_PUSH_TIME_BUDGET_SECONDS", default=240)
+# Threads of one big push (sweeper, crm_push, a push ops start): each claims its own chunks, the
+# shared bucket paces them all; more than one keeps the CRM's pace when the database is slow.
+CRM_PUSH_CONCURRENCY = env.int("CRM_PUSH_CONCURRENCY", default=2)
 
 # Celery reliability: a task is acknowledged only when it has finished, and given back to the
 # queue when its worker dies; one task at a time per process; JSON only. The broker's visibility

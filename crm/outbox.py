@@ -19,11 +19,22 @@ import logging
 import random
 import uuid
 from collections import defaultdict
+from dataclasses import dataclass
 from datetime import timedelta
 
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Case, F, PositiveIntegerField, Q, Value, When
+from django.db.models import (
+    Case,
+    CharField,
+    DateTimeField,
+    F,
+    PositiveIntegerField,
+    Q,
+    TextField,
+    Value,
+    When,
+)
 from django.utils import timezone
 
 from crm.models import OPEN_OUTBOX_STATES, OutboxChange, OutboxEntry, OutboxState
@@ -44,6 +55,7 @@ def _coalesce(qs, *, change: str, cycle_id: int | None, now) -> int:
         state=Case(
             When(state=OutboxState.FAILED, then=Value(OutboxState.PENDING)),
             default=F("state"),
+            output_field=CharField(),
         ),
         attempts=Case(
             When(state=OutboxState.FAILED, then=Value(0)),
@@ -51,7 +63,9 @@ def _coalesce(qs, *, change: str, cycle_id: int | None, now) -> int:
             output_field=PositiveIntegerField(),
         ),
         next_attempt_at=Case(
-            When(state=OutboxState.FAILED, then=Value(now)), default=F("next_attempt_at")
+            When(state=OutboxState.FAILED, then=Value(now)),
+            default=F("next_attempt_at"),
+            output_field=DateTimeField(),
         ),
     )
 
@@ -164,6 +178,18 @@ def _is_broker_error(error: Exception) -> bool:
 # --- claiming ----------------------------------------------------------------------------------
 
 
+def _due(now, sweep: bool) -> Q:
+    due = Q(state=OutboxState.PENDING, next_attempt_at__lte=now)
+    if sweep:
+        age = timedelta(seconds=settings.CRM_OUTBOX_SWEEP_AFTER_SECONDS)
+        due &= Q(enqueued_at__lte=now - age) | Q(attempts__gt=0)
+    return due
+
+
+def _expired(now) -> Q:
+    return Q(state=OutboxState.IN_FLIGHT, claimed_until__lt=now)
+
+
 def claimable(*, now=None, sweep: bool = False) -> Q:
     """Entries a pusher may take: pending and due, or in flight with an expired lease.
 
@@ -172,43 +198,62 @@ def claimable(*, now=None, sweep: bool = False) -> Q:
     a retry.
     """
     now = now or timezone.now()
-    due = Q(state=OutboxState.PENDING, next_attempt_at__lte=now)
-    if sweep:
-        age = timedelta(seconds=settings.CRM_OUTBOX_SWEEP_AFTER_SECONDS)
-        due &= Q(enqueued_at__lte=now - age) | Q(attempts__gt=0)
-    return due | Q(state=OutboxState.IN_FLIGHT, claimed_until__lt=now)
+    return _due(now, sweep) | _expired(now)
+
+
+def _db_value(field: str, value):
+    return OutboxEntry._meta.get_field(field).get_db_prep_value(value, connection)
+
+
+@dataclass(frozen=True)
+class Claimed:
+    pk: int
+    account_id: int
 
 
 def claim(
     *, limit: int, ids: list[int] | None = None, sweep: bool = False
-) -> tuple[uuid.UUID, list[OutboxEntry]]:
-    """Take up to `limit` claimable entries under a new lease; returns (token, entries)."""
+) -> tuple[uuid.UUID, list[Claimed]]:
+    """Take up to `limit` claimable entries under a new lease; returns (token, entries).
+
+    Expired leases first (a dead worker's entries), then pending entries by due time. Each is
+    one statement, `UPDATE … WHERE id IN (SELECT … LIMIT n [FOR UPDATE SKIP LOCKED])
+    RETURNING id, account_id`, whose inner read walks its own index: a claim stays cheap with
+    50,000 entries waiting and never takes an entry another worker holds. (SQLite has no row
+    locks; it lets one writer in at a time, which makes the statement just as exclusive.)
+    """
     now = timezone.now()
-    condition = claimable(now=now, sweep=sweep)
     token = uuid.uuid4()
     lease = now + timedelta(seconds=settings.CRM_OUTBOX_LEASE_SECONDS)
-    candidates = OutboxEntry.objects.filter(condition)
-    if ids is not None:
-        candidates = candidates.filter(pk__in=ids)
-    with transaction.atomic():
-        candidates = candidates.order_by("next_attempt_at", "pk")
-        if connection.features.has_select_for_update_skip_locked:
-            candidates = candidates.select_for_update(skip_locked=True)
-        picked = list(candidates.values_list("pk", flat=True)[:limit])
-        if not picked:
-            return token, []
-        # The condition again: on databases without row locks another worker may have taken
-        # some of these since we read them.
-        OutboxEntry.objects.filter(condition, pk__in=picked).update(
-            state=OutboxState.IN_FLIGHT,
-            claim_token=token,
-            claimed_until=lease,
-            claimed_version=F("version"),
-        )
-    entries = list(
-        OutboxEntry.objects.filter(claim_token=token).order_by("pk").select_related(None)
-    )
-    return token, entries
+    claimed: list[Claimed] = []
+    for condition, order in (
+        (_expired(now), "claimed_until"),
+        (_due(now, sweep), "next_attempt_at"),
+    ):
+        if len(claimed) >= limit:
+            break
+        candidates = OutboxEntry.objects.filter(condition).order_by(order)
+        if ids is not None:
+            candidates = candidates.filter(pk__in=ids)
+        with transaction.atomic():
+            if connection.features.has_select_for_update_skip_locked:
+                candidates = candidates.select_for_update(skip_locked=True)
+            inner, params = candidates.values("pk")[: limit - len(claimed)].query.sql_with_params()
+            table = connection.ops.quote_name(OutboxEntry._meta.db_table)
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    f"UPDATE {table} SET state = %s, claim_token = %s, claimed_until = %s, "
+                    f"claimed_version = version WHERE id IN ({inner}) RETURNING id, account_id",
+                    [
+                        OutboxState.IN_FLIGHT,
+                        _db_value("claim_token", token),
+                        _db_value("claimed_until", lease),
+                        *params,
+                    ],
+                )
+                claimed += [Claimed(pk, account_id) for pk, account_id in cursor.fetchall()]
+    claimed.sort(key=lambda c: c.pk)
+    return token, claimed
 
 
 def count_claimable(*, ids: list[int] | None = None, sweep: bool = False, **filters) -> int:
@@ -229,19 +274,31 @@ _RELEASE = {"claim_token": None, "claimed_until": None, "claimed_version": None}
 
 
 def settle_delivered(token, ids, *, backend: str, run_id: int | None) -> int:
-    """Delivered, unless changed again in the meantime: then pending again, due now.
-    Returns how many were marked delivered."""
+    """Delivered, unless changed again in the meantime: then pending again, due now (the
+    newer state still has to go). One statement; returns how many entries were settled."""
     if not ids:
         return 0
     now = timezone.now()
-    # Changed while in flight: the newer state still has to go.
-    _mine(token, ids).exclude(version=F("claimed_version")).update(
-        state=OutboxState.PENDING, next_attempt_at=now, last_run_id=run_id, **_RELEASE
-    )
+    unchanged = Q(version=F("claimed_version"))
     return _mine(token, ids).update(
-        state=OutboxState.DELIVERED,
-        delivered_at=now,
-        last_error="",
+        state=Case(
+            When(unchanged, then=Value(OutboxState.DELIVERED)),
+            default=Value(OutboxState.PENDING),
+            output_field=CharField(),
+        ),
+        delivered_at=Case(
+            When(unchanged, then=Value(now)),
+            default=F("delivered_at"),
+            output_field=DateTimeField(),
+        ),
+        next_attempt_at=Case(
+            When(unchanged, then=F("next_attempt_at")),
+            default=Value(now),
+            output_field=DateTimeField(),
+        ),
+        last_error=Case(
+            When(unchanged, then=Value("")), default=F("last_error"), output_field=TextField()
+        ),
         backend=backend,
         last_run_id=run_id,
         **_RELEASE,

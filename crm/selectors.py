@@ -24,33 +24,38 @@ from workflow.models import CycleState, TargetAccount
 _CYCLE_RANK = {CycleState.ACTIVE: 0, CycleState.PLANNING: 1}
 
 
-def current_targets(account_ids: Iterable[int]) -> dict[int, TargetAccount]:
-    """The list entry each account's CRM record reflects (accounts on no open list are absent)."""
-    chosen: dict[int, TargetAccount] = {}
-    rows = (
-        TargetAccount.objects.filter(
-            account_id__in=list(account_ids),
-            removed_at__isnull=True,
-            cycle__state__in=list(_CYCLE_RANK),
-        )
-        .select_related("cycle")
-        .only(
-            "account_id",
-            "tier",
-            "sales_owner_id",
-            "marketing_owner_id",
-            "cycle__name",
-            "cycle__state",
-            "cycle__starts_on",
-        )
+def current_targets(account_ids: Iterable[int]) -> dict[int, dict]:
+    """The list entry each account's CRM record reflects (accounts on no open list are absent),
+    as {account id: {"tier", "sales_owner_id", "marketing_owner_id", "cycle"}}."""
+    chosen: dict[int, tuple] = {}
+    rows = TargetAccount.objects.filter(
+        account_id__in=list(account_ids),
+        removed_at__isnull=True,
+        cycle__state__in=list(_CYCLE_RANK),
+    ).values_list(
+        "pk",
+        "account_id",
+        "tier",
+        "sales_owner_id",
+        "marketing_owner_id",
+        "cycle__name",
+        "cycle__state",
+        "cycle__starts_on",
     )
-    for target in rows:
-        rank = (_CYCLE_RANK[target.cycle.state], -target.cycle.starts_on.toordinal(), target.pk)
-        best = chosen.get(target.account_id)
-        if best is None or rank < best._rank:
-            target._rank = rank
-            chosen[target.account_id] = target
-    return chosen
+    for pk, account_id, tier, sales, marketing, cycle, state, starts_on in rows:
+        rank = (_CYCLE_RANK[state], -starts_on.toordinal(), pk)
+        best = chosen.get(account_id)
+        if best is None or rank < best[0]:
+            chosen[account_id] = (
+                rank,
+                {
+                    "tier": tier,
+                    "sales_owner_id": sales,
+                    "marketing_owner_id": marketing,
+                    "cycle": cycle,
+                },
+            )
+    return {account_id: target for account_id, (_, target) in chosen.items()}
 
 
 def push_payloads(account_ids: Iterable[int]) -> dict[int, dict]:
@@ -58,52 +63,51 @@ def push_payloads(account_ids: Iterable[int]) -> dict[int, dict]:
 
     key, name, domain, is_target, tier, cycle, the owners' e-mails and, from the sales owner
     (else the marketing owner), the HubSpot owner id and the Salesforce user id. Also the CRM
-    ids Accord knows (`hubspot_company_id`, `salesforce_account_id`). Four queries in all.
+    ids Accord knows (`hubspot_company_id`, `salesforce_account_id`). Three or four queries,
+    read as plain values: a push builds 100–200 of these per request to the CRM.
     """
+    from django.contrib.auth import get_user_model
+
     ids = list(account_ids)
-    accounts = Account.objects.filter(pk__in=ids).only(
-        "key", "name", "domain", "hubspot_company_id", "salesforce_account_id"
-    )
     targets = current_targets(ids)
     people = {
         pk
         for t in targets.values()
-        for pk in (t.sales_owner_id, t.marketing_owner_id)
+        for pk in (t["sales_owner_id"], t["marketing_owner_id"])
         if pk is not None
     }
-    owners = {
-        o.user_id: o
-        for o in CrmOwner.objects.filter(user_id__in=people)
-        .select_related("user")
-        .only("user_id", "hubspot_owner_id", "salesforce_user_id", "user__email")
-    }
-    emails = {}
-    if people - set(owners):
-        from django.contrib.auth import get_user_model
-
-        emails = dict(
-            get_user_model().objects.filter(pk__in=people - set(owners)).values_list("pk", "email")
-        )
-    emails.update({pk: o.user.email for pk, o in owners.items()})
+    owners: dict[int, dict] = {}
+    emails: dict[int, str] = {}
+    if people:
+        owners = {
+            user_id: {"hubspot_owner_id": hubspot, "salesforce_user_id": salesforce}
+            for user_id, hubspot, salesforce in CrmOwner.objects.filter(
+                user_id__in=people
+            ).values_list("user_id", "hubspot_owner_id", "salesforce_user_id")
+        }
+        emails = dict(get_user_model().objects.filter(pk__in=people).values_list("pk", "email"))
 
     payloads = {}
-    for account in accounts:
-        target = targets.get(account.pk)
-        sales = target.sales_owner_id if target else None
-        marketing = target.marketing_owner_id if target else None
-        payloads[account.pk] = {
-            "key": str(account.key),
-            "name": account.name,
-            "domain": account.domain,
+    accounts = Account.objects.filter(pk__in=ids).values_list(
+        "pk", "key", "name", "domain", "hubspot_company_id", "salesforce_account_id"
+    )
+    for pk, key, name, domain, hubspot_id, salesforce_id in accounts:
+        target = targets.get(pk)
+        sales = target["sales_owner_id"] if target else None
+        marketing = target["marketing_owner_id"] if target else None
+        payloads[pk] = {
+            "key": str(key),
+            "name": name,
+            "domain": domain,
             "is_target": target is not None,
-            "tier": target.tier if target else None,
-            "cycle": target.cycle.name if target else None,
+            "tier": target["tier"] if target else None,
+            "cycle": target["cycle"] if target else None,
             "sales_owner_email": emails.get(sales, "") if sales else "",
             "marketing_owner_email": emails.get(marketing, "") if marketing else "",
             "hubspot_owner_id": _first(owners, (sales, marketing), "hubspot_owner_id"),
             "salesforce_owner_id": _first(owners, (sales, marketing), "salesforce_user_id"),
-            "hubspot_company_id": account.hubspot_company_id,
-            "salesforce_account_id": account.salesforce_account_id,
+            "hubspot_company_id": hubspot_id,
+            "salesforce_account_id": salesforce_id,
         }
     return payloads
 
@@ -111,8 +115,8 @@ def push_payloads(account_ids: Iterable[int]) -> dict[int, dict]:
 def _first(owners: dict, people: tuple, field: str) -> str:
     for pk in people:
         owner = owners.get(pk)
-        if owner is not None and getattr(owner, field):
-            return getattr(owner, field)
+        if owner is not None and owner[field]:
+            return owner[field]
     return ""
 
 

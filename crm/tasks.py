@@ -31,7 +31,10 @@ def sweep_outbox() -> int | None:
 
     services.sync_runs_expire_stale()
     run = services.outbox_push(
-        trigger=SyncTrigger.SWEEPER, sweep=True, time_budget=settings.CRM_PUSH_TIME_BUDGET_SECONDS
+        trigger=SyncTrigger.SWEEPER,
+        sweep=True,
+        time_budget=settings.CRM_PUSH_TIME_BUDGET_SECONDS,
+        concurrency=services.push_concurrency(),
     )
     if run is not None and run.detail.get("more_to_push") and outbox.count_claimable(sweep=True):
         sweep_outbox.delay()

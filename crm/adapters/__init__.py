@@ -40,7 +40,7 @@ def backend_name() -> str:
     return name
 
 
-def _transport_options(name: str, requests_per_10s: int) -> dict:
+def _transport_options(name: str, requests: int, window_seconds: float = 10.0) -> dict:
     s = settings
     return {
         "timeout": s.CRM_HTTP_TIMEOUT_SECONDS,
@@ -52,7 +52,7 @@ def _transport_options(name: str, requests_per_10s: int) -> dict:
         ),
         "limiter": limiter(
             name,
-            Limit(requests_per_10s, 10.0, s.CRM_RATE_LIMIT_HEADROOM),
+            Limit(requests, window_seconds, s.CRM_RATE_LIMIT_HEADROOM),
             redis_url=s.CRM_RATE_LIMIT_REDIS_URL,
         ),
     }
@@ -71,7 +71,9 @@ def get_adapter(backend: str | None = None) -> Adapter:
             base_url=s.HUBSPOT_BASE_URL,
             token=s.HUBSPOT_ACCESS_TOKEN,
             key_property=s.HUBSPOT_ACCOUNT_KEY_PROPERTY,
-            transport_options=_transport_options("hubspot", s.HUBSPOT_RATE_LIMIT),
+            transport_options=_transport_options(
+                "hubspot", s.HUBSPOT_RATE_LIMIT, s.HUBSPOT_RATE_WINDOW_SECONDS
+            ),
             search_limiter=limiter(
                 "hubspot-search",
                 # The search API's own limit is per second.

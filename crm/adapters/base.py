@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import email.utils
 import random
+import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -150,6 +151,7 @@ class Transport:
         self.defer = defer
         self.sleep = sleep
         self.stats = TransportStats()
+        self._lock = threading.Lock()  # several threads of one push share a transport
 
     def close(self) -> None:
         self.client.close()
@@ -185,8 +187,9 @@ class Transport:
             headers = dict(kwargs.pop("headers", None) or {})
             if sign is not None:
                 headers.update(sign(content or b""))
-            self.stats.requests += 1
-            self.stats.writes += int(write)
+            with self._lock:
+                self.stats.requests += 1
+                self.stats.writes += int(write)
             try:
                 response = self.client.request(
                     method, url, content=content, headers=headers, **kwargs

@@ -45,3 +45,9 @@ def salesforce(settings, fast_retries):
         settings.SALESFORCE_CLIENT_SECRET = "secret"
         settings.SALESFORCE_RATE_LIMIT = 100_000
         yield sandbox
+
+
+@pytest.fixture(autouse=True)
+def _one_push_thread(settings):
+    # Threads of a push have their own connections, which cannot see a test's transaction.
+    settings.CRM_PUSH_CONCURRENCY = 1

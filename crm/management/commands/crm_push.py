@@ -60,9 +60,17 @@ class Command(BaseCommand):
             action="store_true",
             help="Send every record even if the CRM already has exactly this.",
         )
+        parser.add_argument(
+            "--concurrency",
+            type=int,
+            help="Threads pushing together (default CRM_PUSH_CONCURRENCY).",
+        )
         parser.add_argument("--no-progress", action="store_true", help="Only the summary.")
 
-    def handle(self, *args, cycle=None, force=False, no_progress=False, **options):
+    def handle(
+        self, *args, cycle=None, force=False, no_progress=False, concurrency=None, **options
+    ):
+        threads = services.push_concurrency(concurrency)
         bar = None if no_progress else ProgressBar(self.stdout, interactive=self.stdout.isatty())
         try:
             if cycle is not None:
@@ -71,10 +79,16 @@ class Command(BaseCommand):
                     raise CommandError(f"There is no cycle with id {cycle}.")
                 self.stdout.write(f"Pushing the list of {target.name} …")
                 run = services.cycle_push(
-                    cycle=target, trigger=SyncTrigger.COMMAND, force=force, progress=bar
+                    cycle=target,
+                    trigger=SyncTrigger.COMMAND,
+                    force=force,
+                    progress=bar,
+                    concurrency=threads,
                 )
             else:
-                run = services.outbox_push(trigger=SyncTrigger.COMMAND, force=force, progress=bar)
+                run = services.outbox_push(
+                    trigger=SyncTrigger.COMMAND, force=force, progress=bar, concurrency=threads
+                )
         except ConfigurationError as error:
             raise CommandError(error.message) from None
         finally:
