@@ -74,9 +74,10 @@ def _after_commit(task, *args) -> None:
 
 def _lock(nomination: Nomination) -> Nomination:
     # of=("self",): lock the nomination only. Without it PostgreSQL would also lock the joined
-    # cycle and account rows, serialising every action of a whole cycle.
+    # cycle and account rows, serialising every action of a whole cycle. no_key: the key never
+    # changes, so comments and events may still be inserted against it meanwhile.
     return (
-        Nomination.objects.select_for_update(of=("self",))
+        Nomination.objects.select_for_update(of=("self",), no_key=True)
         .select_related("cycle", "account")
         .get(pk=nomination.pk)
     )
@@ -450,7 +451,7 @@ def _capacity_check(cycle: Cycle, tier: int, account: Account) -> None:
 def _apply_to_list(nomination: Nomination) -> TargetAccount:
     """Change the target list as an approved nomination says. Called with the nomination
     locked; locks the cycle too so capacity checks of concurrent approvals are serialised."""
-    cycle = Cycle.objects.select_for_update().get(pk=nomination.cycle_id)
+    cycle = Cycle.objects.select_for_update(no_key=True).get(pk=nomination.cycle_id)
     account = nomination.account
     now = timezone.now()
     target = (
@@ -638,7 +639,7 @@ def list_version_publish(*, cycle: Cycle, by, note: str = "") -> ListVersion:
     """Store a numbered, immutable snapshot of the cycle's current list (ops only)."""
     require_ops(by, "publish list versions")
     with transaction.atomic():
-        cycle = Cycle.objects.select_for_update().get(pk=cycle.pk)
+        cycle = Cycle.objects.select_for_update(no_key=True).get(pk=cycle.pk)
         number = (cycle.versions.aggregate(n=Max("number"))["n"] or 0) + 1
         entries = [
             {
