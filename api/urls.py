@@ -4,7 +4,8 @@ from django.urls import include, path, re_path
 from django.views.decorators.csrf import csrf_exempt
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-from api import views
+from api import sync_views, views
+from crm import views as crm_views
 
 app_name = "api"
 
@@ -53,6 +54,10 @@ v1 = [
         views.ServiceAccountRevokeView.as_view(),
         name="service-account-revoke",
     ),
+    path("sync-runs/", sync_views.SyncRunListView.as_view(), name="sync-runs"),
+    path("sync-runs/<int:pk>/", sync_views.SyncRunDetailView.as_view(), name="sync-run"),
+    # HubSpot's webhook: signed by HubSpot, no session or token (crm/webhooks.py).
+    path("crm/hubspot/webhook/", crm_views.hubspot_webhook, name="hubspot-webhook"),
 ]
 
 urlpatterns = [

@@ -360,3 +360,14 @@ SALESFORCE_MULTI_CURRENCY = env.bool("SALESFORCE_MULTI_CURRENCY", default=False)
 HUBSPOT_CLIENT_SECRET = env.str("HUBSPOT_CLIENT_SECRET", default="")
 HUBSPOT_WEBHOOK_URL = env.str("HUBSPOT_WEBHOOK_URL", default="")
 CRM_WEBHOOK_EVENTS_KEEP_DAYS = env.int("CRM_WEBHOOK_EVENTS_KEEP_DAYS", default=7)
+# The sync runs' enums in the API schema (/api/v1/sync-runs/), named apart from the workflow's
+# (a nomination's `kind` keeps its name, KindEnum).
+SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"].update(
+    {
+        "KindEnum": "workflow.models.NominationKind",
+        "SyncKindEnum": "crm.models.SyncKind",
+        "SyncStateEnum": "crm.models.SyncState",
+        "SyncTriggerEnum": "crm.models.SyncTrigger",
+        "CrmBackendEnum": "crm.models.Backend",
+    }
+)

@@ -11,5 +11,6 @@ urlpatterns = [
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("accounts/", include("accounts_app.urls")),
     path("icp/", include(icp_patterns)),
+    path("sync/", include("crm.urls")),
     path("", include("workflow.urls")),
 ]

@@ -57,6 +57,14 @@ def pull_backend() -> str | None:
     return name if name in PULL_BACKENDS else None
 
 
+def pull_backend_or_none() -> str | None:
+    """As pull_backend, and None when CRM_BACKEND is not even valid (for pages)."""
+    try:
+        return pull_backend()
+    except ConfigurationError:
+        return None
+
+
 # --- runs ------------------------------------------------------------------------------------
 
 

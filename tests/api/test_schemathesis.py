@@ -26,6 +26,7 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from api.models import ServiceAccount
+from crm.models import SyncRun
 from tests.api.conftest import ROLES
 from tests.factories import AccountFactory
 from workflow import services
@@ -81,6 +82,9 @@ def real_ids(people, the_cycle, account, integration_token):
         "/api/v1/nominations/": {"id": open_one.pk},
         "/api/v1/service-accounts/": {
             "id": ServiceAccount.objects.get(user__username="crm-sync").pk
+        },
+        "/api/v1/sync-runs/": {
+            "id": SyncRun.objects.create(kind="push", backend="none", trigger="command").pk
         },
     }
 
