@@ -69,7 +69,8 @@ def _event(nomination: Nomination, *, actor, action: str, from_state: str, note:
 
 def _after_commit(task, *args) -> None:
     """Queue a Celery task once the transaction has committed (tasks receive ids)."""
-    transaction.on_commit(lambda: task.delay(*args))
+    # robust: a broker that is down (Redis stopped) is logged; the committed change stands.
+    transaction.on_commit(lambda: task.delay(*args), robust=True)
 
 
 def _lock(nomination: Nomination) -> Nomination:

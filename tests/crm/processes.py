@@ -4,6 +4,7 @@ each stopped (and its whole process group killed) by the test that started it.""
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import signal
 import socket
@@ -25,15 +26,18 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def wait_for(condition, *, timeout: float, interval: float = 0.1, what: str = "it"):
-    """Poll `condition` until it returns something truthy; fail the test after `timeout`."""
+def wait_for(condition, *, timeout: float, interval: float = 0.1, what: str = "it", explain=None):
+    """Poll `condition` until it returns something truthy; fail the test after `timeout`
+    (with what `explain()` says, if given)."""
     deadline = time.monotonic() + timeout
     while True:
         value = condition()
         if value:
             return value
         if time.monotonic() > deadline:
-            pytest.fail(f"Waited {timeout:.0f} s for {what}.")
+            pytest.fail(
+                f"Waited {timeout:.0f} s for {what}." + (f"\n{explain()}" if explain else "")
+            )
         time.sleep(interval)
 
 
@@ -148,6 +152,14 @@ class Worker:
         if self.process.poll() is not None:
             pytest.fail(f"The worker exited ({self.process.returncode}):\n{self.output()}")
         return b"ready." in self.log_path.read_bytes()[self.offset :]
+
+    def saw(self, pattern: str) -> int:
+        """How many lines the worker logged since it started match the regular expression."""
+        text = self.log_path.read_bytes()[self.offset :].decode(errors="replace")
+        return len(re.findall(pattern, text))
+
+    def alive(self) -> bool:
+        return self.process is not None and self.process.poll() is None
 
     def output(self) -> str:
         return self.log_path.read_bytes().decode(errors="replace")[-5000:]
