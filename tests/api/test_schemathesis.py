@@ -125,7 +125,8 @@ def _plan(operation, ids):
     if not names:
         yield "no", {}, both
         return
-    path_ids = next(v for prefix, v in ids.items() if operation.path.startswith(prefix))
+    path_ids = next((v for prefix, v in ids.items() if operation.path.startswith(prefix)), None)
+    assert path_ids, f"Add ids that exist for {operation.path} to the real_ids fixture."
     yield "existing", {name: path_ids[name] for name in names}, both
     yield "random", {}, [GenerationMode.NEGATIVE]
 
