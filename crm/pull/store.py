@@ -20,7 +20,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from django.conf import settings
-from django.db.models.functions import Lower
 from django.utils import timezone
 
 from accounts_app.domains import normalise_domain
@@ -73,6 +72,12 @@ class Outcome:
         )
 
 
+def by_crm_ids(model, field: str, ids):
+    """Rows whose CRM id is one of `ids`. The CRM ids' unique indexes leave out blank values;
+    saying `<> ''` in the query lets PostgreSQL use them for IN lists of any length."""
+    return model.objects.filter(**{f"{field}__in": [i for i in ids if i]}).exclude(**{field: ""})
+
+
 def _differs(obj, values: dict) -> bool:
     return any(getattr(obj, name) != value for name, value in values.items())
 
@@ -91,7 +96,7 @@ def apply_companies(*, backend: str, companies: list[r.Company], run, icp=None) 
     crm = CRM_LABEL[backend]
     by_crm = {
         getattr(a, id_field): a
-        for a in Account.objects.filter(**{f"{id_field}__in": [c.crm_id for c in companies]})
+        for a in by_crm_ids(Account, id_field, [c.crm_id for c in companies])
     }
     domains: dict[str, str] = {}
     for company in companies:
@@ -185,15 +190,14 @@ def _accounts_by_crm_id(backend: str, crm_ids) -> dict[str, int]:
     ids = {i for i in crm_ids if i}
     if not ids:
         return {}
-    return dict(Account.objects.filter(**{f"{id_field}__in": ids}).values_list(id_field, "pk"))
+    return dict(by_crm_ids(Account, id_field, ids).values_list(id_field, "pk"))
 
 
 def apply_people(*, backend: str, people: list[r.Person], run) -> Outcome:
     out = Outcome(read=len(people))
     id_field = CONTACT_ID[backend]
     existing = {
-        getattr(c, id_field): c
-        for c in Contact.objects.filter(**{f"{id_field}__in": [p.crm_id for p in people]})
+        getattr(c, id_field): c for c in by_crm_ids(Contact, id_field, [p.crm_id for p in people])
     }
     by_company = _accounts_by_crm_id(backend, (p.company_id for p in people))
     mail_domains = {
@@ -213,12 +217,14 @@ def apply_people(*, backend: str, people: list[r.Person], run) -> Outcome:
             account_id = existing[person.crm_id].account_id  # its company is not in Accord now
         if account_id is not None:
             account_of[person.crm_id] = account_id
-    emails = {p.email.lower() for p in people if p.email}
+    # Contacts of these accounts with these e-mails (as the CRM writes them, or in lower case,
+    # as the pull stores them): read through the (account, e-mail) unique index.
+    emails = {e for p in people if p.email for e in (p.email, p.email.lower())}
     holders = {
-        (c.account_id, c.email_lower): c
-        for c in Contact.objects.annotate(email_lower=Lower("email")).filter(
-            account_id__in=set(account_of.values()), email_lower__in=emails
-        )
+        (c.account_id, c.email.lower()): c
+        for c in Contact.objects.filter(
+            account_id__in=set(account_of.values()), email__in=emails
+        ).exclude(email="")
     }
     claimed: set[tuple[int, str]] = set()
     now = timezone.now()
@@ -308,14 +314,12 @@ def apply_deals(*, backend: str, deals: list[r.Deal], run) -> Outcome:
     contact_field = CONTACT_ID[backend]
     existing = {
         getattr(o, id_field): o
-        for o in Opportunity.objects.filter(**{f"{id_field}__in": [d.crm_id for d in deals]})
+        for o in by_crm_ids(Opportunity, id_field, [d.crm_id for d in deals])
     }
     by_company = _accounts_by_crm_id(backend, (d.company_id for d in deals))
     contact_ids = {c for d in deals if by_company.get(d.company_id) is None for c in d.contact_ids}
     by_contact = dict(
-        Contact.objects.filter(**{f"{contact_field}__in": contact_ids}).values_list(
-            contact_field, "account_id"
-        )
+        by_crm_ids(Contact, contact_field, contact_ids).values_list(contact_field, "account_id")
     )
     default_currency = settings.CRM_PULL_DEFAULT_CURRENCY
     now = timezone.now()
@@ -381,14 +385,12 @@ def apply_touches(*, backend: str, touches: list[r.Touch], run) -> Outcome:
     engagement forward."""
     out = Outcome(read=len(touches))
     contact_field = CONTACT_ID[backend]
-    existing = {
-        a.crm_id: a for a in Activity.objects.filter(crm_id__in=[t.crm_id for t in touches])
-    }
+    existing = {a.crm_id: a for a in by_crm_ids(Activity, "crm_id", [t.crm_id for t in touches])}
     by_company = _accounts_by_crm_id(backend, (t.company_id for t in touches))
     contacts = {
         crm_id: (pk, account_id)
-        for crm_id, pk, account_id in Contact.objects.filter(
-            **{f"{contact_field}__in": {t.contact_id for t in touches if t.contact_id}}
+        for crm_id, pk, account_id in by_crm_ids(
+            Contact, contact_field, {t.contact_id for t in touches}
         ).values_list(contact_field, "pk", "account_id")
     }
     now = timezone.now()
@@ -482,9 +484,7 @@ def apply_roles(
     contact_field = CONTACT_ID[backend]
     contacts = {
         getattr(c, contact_field): c
-        for c in Contact.objects.filter(
-            **{f"{contact_field}__in": {link.contact_id for link in links}}
-        )
+        for c in by_crm_ids(Contact, contact_field, {link.contact_id for link in links})
     }
     now = timezone.now()
     changed: dict[int, Contact] = {}
@@ -519,13 +519,13 @@ def forget(*, backend: str, object_type: str, crm_ids: list[str]) -> int:
     kind = kind_of(backend, object_type)
     if kind == "company":
         id_field = ACCOUNT_ID[backend]
-        return Account.objects.filter(**{f"{id_field}__in": crm_ids}).update(
+        return by_crm_ids(Account, id_field, crm_ids).update(
             **{id_field: "", "updated_at": timezone.now()}
         )
     if kind == "contact":
-        deleted, _ = Contact.objects.filter(**{f"{CONTACT_ID[backend]}__in": crm_ids}).delete()
+        deleted, _ = by_crm_ids(Contact, CONTACT_ID[backend], crm_ids).delete()
     elif kind == "deal":
-        deleted, _ = Opportunity.objects.filter(**{f"{DEAL_ID[backend]}__in": crm_ids}).delete()
+        deleted, _ = by_crm_ids(Opportunity, DEAL_ID[backend], crm_ids).delete()
     elif kind == "activity":
         keys = [f"{backend}:{object_type}:{i}" for i in crm_ids]
         deleted, _ = Activity.objects.filter(crm_id__in=keys).delete()
