@@ -247,16 +247,15 @@ CELERY_BEAT_SCHEDULE["api-expire-idempotency-keys"] = {
 }
 
 # Login lockout (django-axes) on the sign-in page and the admin ------------------------------------
-# Installed and configured, but OFF until AXES_ENABLED=true: with it on, django.contrib.auth's
-# authenticate() needs the request, which the test client's client.login() does not pass
-# (tests then use client.force_login()).
+# With it on, authenticate() needs the request: tests pass one to client.login(request=...)
+# or use client.force_login().
 INSTALLED_APPS += ["axes"]
 MIDDLEWARE += ["axes.middleware.AxesMiddleware"]
 AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",
     "django.contrib.auth.backends.ModelBackend",
 ]
-AXES_ENABLED = env.bool("AXES_ENABLED", default=False)
+AXES_ENABLED = env.bool("AXES_ENABLED", default=True)
 AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
 AXES_COOLOFF_TIME = env.int("AXES_COOLOFF_MINUTES", default=15) / 60  # hours, as a float
 # Lock the pair (username, address): a stranger cannot lock a colleague out from elsewhere.
@@ -300,7 +299,10 @@ CRM_HTTP_TIMEOUT_SECONDS = env.float("CRM_HTTP_TIMEOUT_SECONDS", default=10.0)
 CRM_HTTP_MAX_TRIES = env.int("CRM_HTTP_MAX_TRIES", default=5)  # per request, idempotent ones only
 CRM_RETRY_BASE_SECONDS = env.float("CRM_RETRY_BASE_SECONDS", default=1.0)
 CRM_RETRY_MAX_SECONDS = env.float("CRM_RETRY_MAX_SECONDS", default=30.0)
-CRM_RETRY_AFTER_MAX_SECONDS = env.float("CRM_RETRY_AFTER_MAX_SECONDS", default=120.0)
+CRM_RETRY_AFTER_MAX_SECONDS = env.float("CRM_RETRY_AFTER_MAX_SECONDS", default=60.0)
+# Retries of one batch stop after this long (the entries come back later), so a batch always ends
+# within its entries' lease and the task's time limit.
+CRM_BATCH_MAX_SECONDS = env.int("CRM_BATCH_MAX_SECONDS", default=120)
 CRM_DEFER_ON_DAILY_LIMIT_SECONDS = env.int("CRM_DEFER_ON_DAILY_LIMIT_SECONDS", default=3600)
 # The outbox: attempts before an entry goes to the dead letter (failed), the lease a worker
 # holds on the entries it pushes, when the sweeper takes over from the after-commit push, the
@@ -310,7 +312,7 @@ CRM_OUTBOX_LEASE_SECONDS = env.int("CRM_OUTBOX_LEASE_SECONDS", default=300)
 CRM_OUTBOX_SWEEP_AFTER_SECONDS = env.int("CRM_OUTBOX_SWEEP_AFTER_SECONDS", default=60)
 CRM_OUTBOX_RETRY_BASE_SECONDS = env.int("CRM_OUTBOX_RETRY_BASE_SECONDS", default=60)
 CRM_OUTBOX_RETRY_MAX_SECONDS = env.int("CRM_OUTBOX_RETRY_MAX_SECONDS", default=3600)
-CRM_PUSH_TIME_BUDGET_SECONDS = env.int("CRM_PUSH_TIME_BUDGET_SECONDS", default=240)
+CRM_PUSH_TIME_BUDGET_SECONDS = env.int("CRM_PUSH_TIME_BUDGET_SECONDS", default=150)
 # Threads of one big push (sweeper, crm_push, a push ops start): each claims its own chunks, the
 # shared bucket paces them all; more than one keeps the CRM's pace when the database is slow.
 CRM_PUSH_CONCURRENCY = env.int("CRM_PUSH_CONCURRENCY", default=2)

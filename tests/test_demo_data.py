@@ -6,6 +6,7 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from django.db import transaction
+from django.http import HttpRequest
 
 from accounts_app.models import Account, IcpState, IcpVersion
 from tests.factories import AccountFactory
@@ -73,7 +74,7 @@ def test_it_loads_once_and_then_only_prints_the_sign_ins(demo, client):
         assert "olivia    ops        —         accord-demo" in out
         assert "admin     superuser  —         accord-demo" in out
         assert "http://127.0.0.1:8000/" in out
-    assert client.login(username="sam", password="accord-demo")
+    assert client.login(request=HttpRequest(), username="sam", password="accord-demo")
 
 
 def test_it_has_people_on_both_sides_ops_and_an_admin(demo):

@@ -4,6 +4,7 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.core.management import CommandError, call_command
+from django.http import HttpRequest
 from rest_framework.authtoken.models import Token
 
 from tests.factories import person
@@ -42,7 +43,7 @@ def test_it_creates_a_marketing_approver_who_can_sign_in(client):
     assert is_approver(maya)
     assert maya.email == "m@x.io"
     assert not maya.is_staff
-    assert client.login(username="maya", password=PASSWORD)
+    assert client.login(request=HttpRequest(), username="maya", password=PASSWORD)
 
 
 def test_it_moves_a_person_to_the_other_side_and_removes_the_old_group():
