@@ -238,6 +238,10 @@ def _push_chunk(
         return outcome
 
     send_ids = [entry_of[r.key].pk for r in records]
+    from django.conf import settings
+
+    # (Threads of one run share the adapter: the deadline is the latest batch's, close enough.)
+    adapter.set_deadline(time.monotonic() + settings.CRM_BATCH_MAX_SECONDS)
     try:
         results = adapter.push(records)
     except Deferred as deferred:

@@ -152,11 +152,15 @@ class Transport:
         self.sleep = sleep
         self.stats = TransportStats()
         self._lock = threading.Lock()  # several threads of one push share a transport
+        self.deadline: float | None = None  # time.monotonic() by which a batch must be done
 
     def close(self) -> None:
         self.client.close()
 
-    def _wait(self, seconds: float) -> None:
+    def _wait(self, seconds: float, last: str) -> None:
+        if self.deadline is not None and time.monotonic() + seconds > self.deadline:
+            # A batch must finish well within its entries' lease and the task's time limit.
+            raise TransientError(f"Out of time for this batch; last answer {last}")
         self.stats.waited_seconds += seconds
         self.sleep(seconds)
 
@@ -204,7 +208,7 @@ class Transport:
                 attempt += 1
                 if attempt < policy.max_tries:
                     self.stats.retries += 1
-                    self._wait(policy.backoff(attempt - 1))
+                    self._wait(policy.backoff(attempt - 1), last)
                 kwargs["headers"] = headers
                 continue
             kwargs["headers"] = headers
@@ -241,7 +245,7 @@ class Transport:
                         retry_at=timezone.now() + timedelta(seconds=wait),
                         response=last_body,
                     )
-                self._wait(wait if wait is not None else policy.backoff(attempt - 1))
+                self._wait(wait if wait is not None else policy.backoff(attempt - 1), last)
                 continue
             return response
         raise TransientError(
@@ -281,6 +285,11 @@ class Adapter:
     @property
     def stats(self) -> TransportStats:
         return self.transport.stats if self.transport else TransportStats()
+
+    def set_deadline(self, at: float | None) -> None:
+        """Retries stop (TransientError) rather than wait past `at` (time.monotonic())."""
+        if self.transport is not None:
+            self.transport.deadline = at
 
     def plan(self, *, records_without_crm_id: int) -> None:
         """Told once per run how many accounts have no CRM id yet (to choose how to match)."""

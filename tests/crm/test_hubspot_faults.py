@@ -185,3 +185,21 @@ def test_thirty_percent_of_429_and_503_lose_and_duplicate_nothing(
     assert run.detail["rate_limited"] + run.detail["server_errors"] == sum(faults.values())
     assert len(companies(hubspot)) == 1000
     assert set(companies_by_key(hubspot)) == {str(a.key) for a in accounts}
+
+
+def test_retries_stop_at_the_batchs_deadline(hubspot, people, the_cycle, settings):
+    """A CRM asking to wait again and again: the batch gives up in time and comes back later,
+    instead of outliving its lease."""
+    settings.CRM_BATCH_MAX_SECONDS = 2
+    settings.CRM_HTTP_MAX_TRIES = 10
+    bulk_list(people, the_cycle, 3)
+    queue_cycle(the_cycle)
+    hubspot.set_faults(rate_429=1.0, retry_after=1, path=WRITES)
+
+    started = time.monotonic()
+    run = push()
+
+    assert time.monotonic() - started < 4
+    assert run.state == SyncState.FAILED
+    assert "Out of time for this batch" in run.message
+    assert {(e.state, e.attempts) for e in OutboxEntry.objects.all()} == {(OutboxState.PENDING, 1)}
