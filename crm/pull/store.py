@@ -20,6 +20,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from django.conf import settings
+from django.db.models import Q
 from django.utils import timezone
 
 from accounts_app.domains import normalise_domain
@@ -35,6 +36,7 @@ CONTACT_ID = {"hubspot": "hubspot_contact_id", "salesforce": "salesforce_contact
 DEAL_ID = {"hubspot": "hubspot_deal_id", "salesforce": "salesforce_opportunity_id"}
 CRM_LABEL = {"hubspot": "HubSpot", "salesforce": "Salesforce"}
 FIRMOGRAPHICS = ("industry", "employee_count", "annual_revenue", "country")
+PAIRS_PER_QUERY = 200  # (account, e-mail) pairs ORed in one query (SQLite's expression depth)
 
 
 @dataclass
@@ -218,14 +220,22 @@ def apply_people(*, backend: str, people: list[r.Person], run) -> Outcome:
         if account_id is not None:
             account_of[person.crm_id] = account_id
     # Contacts of these accounts with these e-mails (as the CRM writes them, or in lower case,
-    # as the pull stores them): read through the (account, e-mail) unique index.
-    emails = {e for p in people if p.email for e in (p.email, p.email.lower())}
-    holders = {
-        (c.account_id, c.email.lower()): c
-        for c in Contact.objects.filter(
-            account_id__in=set(account_of.values()), email__in=emails
-        ).exclude(email="")
+    # as the pull stores them): one probe of the (account, e-mail) unique index per pair, so
+    # the cost of a page does not grow with the number of contacts.
+    pairs = {
+        (account_of[p.crm_id], email)
+        for p in people
+        if p.email and p.crm_id in account_of
+        for email in (p.email, p.email.lower())
     }
+    holders = {}
+    pairs = sorted(pairs)
+    for start in range(0, len(pairs), PAIRS_PER_QUERY):
+        wanted = Q()
+        for account_id, email in pairs[start : start + PAIRS_PER_QUERY]:
+            wanted |= Q(account_id=account_id, email=email)
+        for c in Contact.objects.filter(wanted).exclude(email=""):
+            holders[(c.account_id, c.email.lower())] = c
     claimed: set[tuple[int, str]] = set()
     now = timezone.now()
     new: list[Contact] = []

@@ -224,3 +224,21 @@ def test_a_second_pull_reads_only_what_changed_since_the_first(salesforce, globe
     assert (again.done, again.created) == (1, 1)
     assert again.detail["objects"]["Contact"]["read"] == 1
     assert Contact.objects.filter(email="cleo@globex.example").exists()
+
+
+def test_two_contacts_with_one_email_at_an_account_are_reported_not_merged(salesforce, globex):
+    account, sf_account, ada, _ = globex
+    [twin] = seed_salesforce(
+        salesforce,
+        "Contact",
+        {"AccountId": sf_account, "LastName": "Ada again", "Email": "ADA@globex.example"},
+    )
+
+    run = pull()
+
+    assert Contact.objects.get(email="ada@globex.example").salesforce_contact_id == ada
+    assert not Contact.objects.filter(salesforce_contact_id=twin).exists()
+    [error] = run.errors.all()
+    assert (error.object_type, error.object_key, error.account) == ("contact", twin, account)
+    assert "already has the e-mail ada@globex.example" in error.message
+    assert run.state == SyncState.PARTIAL
