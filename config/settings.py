@@ -316,6 +316,8 @@ CRM_PUSH_TIME_BUDGET_SECONDS = env.int("CRM_PUSH_TIME_BUDGET_SECONDS", default=1
 # Threads of one big push (sweeper, crm_push, a push ops start): each claims its own chunks, the
 # shared bucket paces them all; more than one keeps the CRM's pace when the database is slow.
 CRM_PUSH_CONCURRENCY = env.int("CRM_PUSH_CONCURRENCY", default=2)
+# Batches claimed, read and settled together (each still sent in its own request).
+CRM_PUSH_BATCHES_PER_CLAIM = env.int("CRM_PUSH_BATCHES_PER_CLAIM", default=5)
 
 # Celery reliability: a task is acknowledged only when it has finished, and given back to the
 # queue when its worker dies; one task at a time per process; JSON only. The broker's visibility

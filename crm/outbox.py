@@ -113,43 +113,36 @@ def record(*, account_id: int, change: str, cycle_id: int | None = None) -> int:
 
 
 def record_cycle(*, cycle_id: int, change: str = OutboxChange.RESYNC) -> int:
-    """Queue every account that is or was on a cycle's list (removals too), in bulk.
-    Returns how many accounts were queued. The caller pushes (no task is queued)."""
+    """Queue every account that is or was on a cycle's list (removals too), in bulk: open
+    entries take the change, the other accounts get a new entry, in two statements whatever
+    the size of the list. Returns how many accounts were queued. The caller pushes (no task
+    is queued)."""
     from workflow.models import TargetAccount
 
     now = timezone.now()
     accounts = TargetAccount.objects.filter(cycle_id=cycle_id).values("account_id")
+    table = connection.ops.quote_name(OutboxEntry._meta.db_table)
+    targets = connection.ops.quote_name(TargetAccount._meta.db_table)
     with transaction.atomic():
-        _coalesce(
+        coalesced = _coalesce(
             OutboxEntry.objects.filter(account_id__in=accounts),
             change=change,
             cycle_id=cycle_id,
             now=now,
         )
-        have = set(
-            OutboxEntry.objects.filter(
-                account_id__in=accounts, state__in=OPEN_OUTBOX_STATES
-            ).values_list("account_id", flat=True)
-        )
-        wanted = set(
-            TargetAccount.objects.filter(cycle_id=cycle_id).values_list("account_id", flat=True)
-        )
-        OutboxEntry.objects.bulk_create(
-            [
-                OutboxEntry(
-                    account_id=account_id,
-                    change=change,
-                    cycle_id=cycle_id,
-                    enqueued_at=now,
-                    next_attempt_at=now,
-                    created_at=now,
-                )
-                for account_id in sorted(wanted - have)
-            ],
-            batch_size=2000,
-            ignore_conflicts=True,  # an entry opened meanwhile already carries the change
-        )
-    return len(wanted)
+        stamp = _db_value("enqueued_at", now)
+        with connection.cursor() as cursor:
+            # ON CONFLICT DO NOTHING: an account with an open entry (the partial unique index)
+            # already carries the change.
+            cursor.execute(
+                f"INSERT INTO {table} (account_id, cycle_id, change, state, version, attempts, "
+                "last_error, next_attempt_at, enqueued_at, created_at, backend) "
+                f"SELECT DISTINCT t.account_id, %s, %s, %s, 1, 0, '', %s, %s, %s, '' "
+                f"FROM {targets} t WHERE t.cycle_id = %s ON CONFLICT DO NOTHING",
+                [cycle_id, change, OutboxState.PENDING, stamp, stamp, stamp, cycle_id],
+            )
+            inserted = cursor.rowcount
+    return coalesced + inserted
 
 
 def queue_push(entry_ids: list[int]) -> None:

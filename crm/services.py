@@ -393,6 +393,11 @@ class _Drain:
         self.deadline: float | None = None
         self.errors: list[BaseException] = []
         self.last_claimed = 0
+        # Entries are claimed, read and settled several batches at a time: a few statements
+        # per 500 records instead of per 100 (the adapter still sends 100 a request).
+        from django.conf import settings
+
+        self.claim_size = adapter.batch_size * max(1, settings.CRM_PUSH_BATCHES_PER_CLAIM)
 
     def _run_for(self) -> SyncRun:
         with self.lock:
@@ -410,7 +415,7 @@ class _Drain:
             with self.lock:
                 self.stop_state = self.stop_state or "budget"
             return False
-        token, entries = outbox.claim(limit=self.adapter.batch_size, ids=self.ids, sweep=self.sweep)
+        token, entries = outbox.claim(limit=self.claim_size, ids=self.ids, sweep=self.sweep)
         if not entries:
             return False
         self.last_claimed = len(entries)
@@ -513,7 +518,7 @@ def outbox_push(
             )
         helpers: list[threading.Thread] = []
         while drain.step():
-            full = drain.last_claimed >= adapter.batch_size
+            full = drain.last_claimed >= drain.claim_size
             if concurrency > 1 and full and not helpers and drain.run is not None:
                 helpers = [
                     threading.Thread(target=drain.helper, name=f"crm-push-{n}", daemon=True)

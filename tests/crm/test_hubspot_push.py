@@ -287,3 +287,24 @@ def test_the_outbox_entry_records_what_changed(hubspot, people, the_cycle):
     assert outbox_id == entry.pk
     entry.refresh_from_db()
     assert (entry.change, entry.version) == ("tier_changed", 2)
+
+
+def test_a_company_deleted_in_hubspot_is_written_again_by_key(hubspot, people, the_cycle):
+    from crm.models import DeliveredPayload
+
+    account = AccountFactory(domain="gone.example")
+    put_on_list(people, the_cycle, account)
+    push()
+    company_id = companies_by_key(hubspot)[str(account.key)]["hs_object_id"]
+    # Accord holds an id HubSpot no longer knows, and something changed since.
+    Account.objects.filter(pk=account.pk).update(hubspot_company_id="987654321")
+    DeliveredPayload.objects.all().delete()
+    outbox.record(account_id=account.pk, change="resync")
+
+    run = push()
+
+    assert (run.sent, run.updated, run.failed) == (1, 1, 0)
+    assert routes(hubspot)[UPDATE] == 1  # refused as unknown, then upserted by key
+    account.refresh_from_db()
+    assert account.hubspot_company_id == company_id
+    assert len(companies(hubspot)) == 1

@@ -123,3 +123,17 @@ def test_wrong_client_credentials_fail_the_run_clearly(salesforce, people, the_c
 
     assert run.state == SyncState.FAILED
     assert "invalid client credentials" in run.message
+
+
+def test_a_token_expiring_during_a_push_is_renewed(salesforce, people, the_cycle):
+    accounts = bulk_list(people, the_cycle, 450)
+    queue_cycle(the_cycle)
+
+    def expire_tokens(run):  # after each batch, every token Salesforce issued expires
+        salesforce.app.tokens.clear()
+
+    run = services.outbox_push(trigger="command", progress=expire_tokens)
+
+    assert run.state == SyncState.SUCCEEDED
+    assert set(accounts_in(salesforce)) == {str(a.key) for a in accounts}
+    assert salesforce.counters()["by_route"]["POST /services/oauth2/token"] == 3
