@@ -224,6 +224,12 @@ def pull(
     except ConfigurationError as error:
         services._run_finished(run, state=SyncState.FAILED, message=error.message)
         raise
+    unknown = set(object_types or ()) - set(reader.object_types)
+    if unknown:
+        reader.close()
+        message = f"{backend} has no object type {', '.join(sorted(unknown))}."
+        services._run_finished(run, state=SyncState.FAILED, message=message)
+        raise ConfigurationError(message)
     token = uuid.uuid4()
     objects: dict[str, dict] = {}
     detail: dict = {"full": full, "objects": objects}

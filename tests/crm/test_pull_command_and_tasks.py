@@ -123,3 +123,13 @@ def test_a_pull_ops_asked_for_is_carried_out_by_a_worker(
     run.refresh_from_db()
     assert (run.state, run.triggered_by, run.done) == (SyncState.SUCCEEDED, people.ops, 2)
     assert Contact.objects.count() == 1
+
+
+def test_a_pull_of_an_object_type_the_crm_has_not_is_refused(hubspot):
+    from crm.adapters import ConfigurationError
+
+    with pytest.raises(ConfigurationError, match="hubspot has no object type tickets"):
+        services.pull(trigger="command", object_types=["contacts", "tickets"])
+
+    run = SyncRun.objects.get()
+    assert (run.state, run.message) == (SyncState.FAILED, "hubspot has no object type tickets.")
