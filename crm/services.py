@@ -620,7 +620,7 @@ def sync_run_request_push(*, by, cycle=None) -> SyncRun:
 def _queue(task, *args) -> None:
     try:
         task.delay(*args)
-    except Exception as error:  # broker down; the run stays queued and the sweeper starts it
+    except Exception as error:  # broker down: the run stays queued and the sweeper starts it
         logger.warning("Could not queue %s%s: %s", task.name, args, error)
 
 
@@ -647,6 +647,19 @@ def run_queued_push(*, run: SyncRun) -> SyncRun:
         )
         or run
     )
+
+
+def sync_runs_start_queued(*, older_than_seconds: int = 60) -> int:
+    """Push runs ops asked for whose task never came (the broker was down): run them now.
+    Returns how many were started."""
+    limit = timezone.now() - timedelta(seconds=older_than_seconds)
+    started = 0
+    for run in SyncRun.objects.filter(
+        kind=SyncKind.PUSH, state=SyncState.QUEUED, created_at__lt=limit
+    ).select_related("cycle", "triggered_by"):
+        run_queued_push(run=run)
+        started += 1
+    return started
 
 
 def sync_runs_expire_stale() -> int:

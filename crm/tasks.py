@@ -23,13 +23,15 @@ def push_outbox(entry_ids: list[int]) -> int | None:
 @shared_task(**PUSH)
 def sweep_outbox() -> int | None:
     """Beat, every minute: entries still pending a minute after their change, retries now due,
-    and entries whose worker died (lease expired). Hands over to a new task when its time
-    budget is spent and more is due."""
+    and entries whose worker died (lease expired); also runs whose worker died (marked
+    failed) and pushes ops asked for whose task never came (started). Hands over to a new
+    task when its time budget is spent and more is due."""
     from django.conf import settings
 
     from crm import outbox, services
 
     services.sync_runs_expire_stale()
+    services.sync_runs_start_queued()
     run = services.outbox_push(
         trigger=SyncTrigger.SWEEPER,
         sweep=True,
