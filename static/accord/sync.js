@@ -42,7 +42,8 @@
           field.textContent = run.state_label;
           field.className = "badge " + run.state_class;
         } else if (Object.prototype.hasOwnProperty.call(run, name)) {
-          field.textContent = run[name];
+          var value = run[name];
+          field.textContent = typeof value === "number" ? value.toLocaleString("en-US") : value;
         }
       });
     });

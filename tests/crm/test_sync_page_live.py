@@ -20,26 +20,26 @@ def test_the_progress_bar_follows_a_running_push_until_it_finishes(people, page,
         backend="hubspot",
         trigger="admin",
         state=SyncState.RUNNING,
-        total=200,
-        done=20,
-        sent=20,
-        created=20,
+        total=2000,
+        done=200,
+        sent=200,
+        created=200,
         created_at=now,
         updated_at=now,
     )
     sign_in(people.ops)
     page.goto("/sync/")
     row = page.locator(f"tr[data-run='{run.pk}']")
-    expect(row.locator("[data-field=done]")).to_have_text("20")
+    expect(row.locator("[data-field=done]")).to_have_text("200")
     expect(row.locator("[data-field=bar]")).to_have_attribute("style", re.compile(r"width: 10%"))
 
-    SyncRun.objects.filter(pk=run.pk).update(done=150, sent=150, created=140, updated=10)
-    expect(row.locator("[data-field=done]")).to_have_text("150")
+    SyncRun.objects.filter(pk=run.pk).update(done=1500, sent=1500, created=1490, updated=10)
+    expect(row.locator("[data-field=done]")).to_have_text("1,500")
     expect(row.locator("[data-field=bar]")).to_have_attribute("style", re.compile(r"width: 75%"))
     expect(row.locator("[data-field=updated]")).to_have_text("10")
 
     SyncRun.objects.filter(pk=run.pk).update(
-        done=200, sent=200, created=190, state=SyncState.SUCCEEDED, finished_at=timezone.now()
+        done=2000, sent=2000, created=1990, state=SyncState.SUCCEEDED, finished_at=timezone.now()
     )
     expect(row.locator("[data-field=state]")).to_have_text("Succeeded")
     expect(row).to_have_attribute("data-active", "0")
