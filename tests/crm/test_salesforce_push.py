@@ -125,7 +125,8 @@ def test_wrong_client_credentials_fail_the_run_clearly(salesforce, people, the_c
     assert "invalid client credentials" in run.message
 
 
-def test_a_token_expiring_during_a_push_is_renewed(salesforce, people, the_cycle):
+def test_a_token_expiring_during_a_push_is_renewed(salesforce, people, the_cycle, settings):
+    settings.CRM_PUSH_BATCHES_PER_CLAIM = 1  # a progress call between batches
     accounts = bulk_list(people, the_cycle, 450)
     queue_cycle(the_cycle)
 
