@@ -130,3 +130,27 @@ def test_hubspots_daily_limit_stops_the_pull_and_the_next_one_resumes(hubspot):
     assert resumed.state == SyncState.SUCCEEDED
     assert Contact.objects.count() == 900
     assert stopped.done + resumed.done == 901
+
+
+def test_a_page_a_concurrent_pull_wrote_first_is_written_again(
+    hubspot, globex_with_contacts, monkeypatch
+):
+    from django.db import IntegrityError
+
+    real = Contact.objects.bulk_create
+    raced = []
+
+    def bulk_create(objs, *args, **kwargs):
+        if not raced:
+            raced.append(True)  # a webhook's pull inserted one of these contacts just now
+            raise IntegrityError('duplicate key value violates "contact_unique_hubspot_contact_id"')
+        return real(objs, *args, **kwargs)
+
+    monkeypatch.setattr(Contact.objects, "bulk_create", bulk_create)
+
+    run = pull()
+
+    assert raced
+    assert run.state == SyncState.SUCCEEDED
+    assert (run.done, run.created) == (4, 3)  # counted once
+    assert Contact.objects.count() == 3
