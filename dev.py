@@ -71,7 +71,9 @@ def test(args: list[str]) -> None:
     sh(BIN / "ruff", "check", ".")
     sh(BIN / "ruff", "format", "--check", ".")
     manage("makemigrations", "--check", "--dry-run")
-    rc = sh(PY, "-m", "pytest", *args, check=False)
+    # Two processes by default (CI's machine has two cores); `-n 0` runs in one.
+    workers = [] if any(a == "-n" or a.startswith("-n") for a in args) else ["-n", "2"]
+    rc = sh(PY, "-m", "pytest", *workers, *args, check=False)
     sys.exit(rc)
 
 

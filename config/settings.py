@@ -263,6 +263,7 @@ AXES_COOLOFF_TIME = env.int("AXES_COOLOFF_MINUTES", default=15) / 60  # hours, a
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 AXES_HTTP_RESPONSE_CODE = 429
+AXES_VERBOSE = False  # no start-up banner in every management command's output
 
 # CRM sync ----------------------------------------------------------------------------------------
 # The agreed list goes to the CRM through the outbox (crm/outbox.py) and Celery. See docs/crm.md.
