@@ -76,13 +76,13 @@ def test_a_change_updates_the_same_record_and_a_removal_unflags_it(salesforce, p
 
 
 def test_it_writes_the_owners_salesforce_user_id(salesforce, people, the_cycle):
-    CrmOwner.objects.create(user=people.sales_approver, salesforce_user_id="005Sb00000000042AAA")
+    CrmOwner.objects.create(user=people.sales_approver, salesforce_user_id="005Sb0000000042AAA")
     account = AccountFactory(sales_owner=people.sales_approver)
     put_on_list(people, the_cycle, account)
 
     push()
 
-    assert accounts_in(salesforce)[str(account.key)]["OwnerId"] == "005Sb00000000042AAA"
+    assert accounts_in(salesforce)[str(account.key)]["OwnerId"] == "005Sb0000000042AAA"
 
 
 def test_a_refused_record_fails_alone_with_salesforces_message(salesforce, people, the_cycle):
