@@ -9,8 +9,10 @@ The environment lives in .venv and is reinstalled only when pyproject.toml chang
 
 import hashlib
 import os
+import socket
 import subprocess
 import sys
+import time
 import venv
 from pathlib import Path
 
@@ -58,12 +60,93 @@ def manage(*args, env=None) -> int:
     return sh(PY, "manage.py", *args, env=env)
 
 
+SANDBOX_PORT = int(os.environ.get("ACCORD_SANDBOX_PORT", "8765"))
+SANDBOX_TOKEN = "accord-demo-sandbox-token"
+
+
+def start_hubspot_sandbox() -> tuple[subprocess.Popen, dict]:
+    """The local HubSpot-compatible CRM the demo pushes to, on loopback (in memory: it starts
+    empty, so the demo's agreed list is pushed to it again at every start)."""
+    proc = subprocess.Popen(
+        [
+            str(PY),
+            "manage.py",
+            "crm_sandbox",
+            "--kind",
+            "hubspot",
+            "--port",
+            str(SANDBOX_PORT),
+            "--token",
+            SANDBOX_TOKEN,
+        ],
+        cwd=ROOT,
+    )
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", SANDBOX_PORT), timeout=0.5).close()
+            break
+        except OSError:
+            if proc.poll() is not None:
+                sys.exit(
+                    f"The CRM sandbox could not start on port {SANDBOX_PORT} "
+                    "(set ACCORD_SANDBOX_PORT to use another)."
+                )
+            time.sleep(0.2)
+    env = {
+        **os.environ,
+        "CRM_BACKEND": "hubspot",
+        "HUBSPOT_BASE_URL": f"http://127.0.0.1:{SANDBOX_PORT}",
+        "HUBSPOT_ACCESS_TOKEN": SANDBOX_TOKEN,
+    }
+    return proc, env
+
+
+def demo_cycle_ids(env: dict) -> list[str]:
+    out = subprocess.run(
+        [
+            str(PY),
+            "manage.py",
+            "shell",
+            "--no-imports",
+            "-c",
+            "from workflow.models import Cycle, TargetAccount; print(*sorted(set("
+            "TargetAccount.objects.values_list('cycle_id', flat=True))))",
+        ],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    return out.split()
+
+
 def run(args: list[str]) -> None:
     ensure_env(dev=False)
     port = args[0] if args else "8000"
     manage("migrate", "--noinput")
     manage("demo_data")
-    os.execv(str(PY), [str(PY), "manage.py", "runserver", f"127.0.0.1:{port}"])
+    env = dict(os.environ)
+    sandbox = None
+    if "CRM_BACKEND" not in os.environ:
+        sandbox, env = start_hubspot_sandbox()
+        manage("crm_setup", env=env)
+        manage("crm_push", "--no-progress", env=env)  # what the outbox still holds
+        for cycle_id in demo_cycle_ids(env):
+            manage("crm_push", "--cycle", cycle_id, "--force", "--no-progress", env=env)
+        print(
+            f"CRM sandbox (HubSpot-compatible): http://127.0.0.1:{SANDBOX_PORT} "
+            f"(token {SANDBOX_TOKEN}); approvals are pushed to it as they happen.",
+            flush=True,
+        )
+    try:
+        subprocess.run([str(PY), "manage.py", "runserver", f"127.0.0.1:{port}"], cwd=ROOT, env=env)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        if sandbox is not None:
+            sandbox.terminate()
 
 
 def test(args: list[str]) -> None:
