@@ -103,4 +103,6 @@ def pull_objects(backend: str, object_type: str, ids: list[str]) -> int:
     """A webhook named these objects: read them now. Returns the run's id."""
     from crm.pull import services
 
-    return services.pull_by_ids(object_type=object_type, ids=[str(i) for i in ids]).pk
+    return services.pull_by_ids(
+        object_type=object_type, ids=[str(i) for i in ids], backend=backend
+    ).pk
