@@ -198,7 +198,8 @@ def test_retries_stop_at_the_batchs_deadline(hubspot, people, the_cycle, setting
     started = time.monotonic()
     run = push()
 
-    assert time.monotonic() - started < 4
+    # Without the deadline the ten tries would take 10 s; the margin is for a busy machine.
+    assert time.monotonic() - started < 7
     assert run.state == SyncState.FAILED
     assert "Out of time for this batch" in run.message
     assert {(e.state, e.attempts) for e in OutboxEntry.objects.all()} == {(OutboxState.PENDING, 1)}
