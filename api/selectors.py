@@ -37,16 +37,6 @@ def cycles_list() -> QuerySet[Cycle]:
     return Cycle.objects.prefetch_related("tiers").order_by("-starts_on", "pk")
 
 
-def tier_usage(cycle_ids) -> dict[tuple[int, int], int]:
-    """{(cycle id, tier): accounts on the list now} for the given cycles, in one query."""
-    rows = (
-        TargetAccount.objects.filter(cycle_id__in=list(cycle_ids), removed_at__isnull=True)
-        .values_list("cycle_id", "tier")
-        .annotate(n=Count("pk"))
-    )
-    return {(cycle_id, tier): n for cycle_id, tier, n in rows}
-
-
 def nominations_list() -> QuerySet[Nomination]:
     return Nomination.objects.select_related("account", "proposer").order_by("-created_at", "-pk")
 

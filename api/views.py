@@ -65,7 +65,7 @@ from workflow import services as workflow_services
 from workflow.errors import Conflict, Invalid
 from workflow.models import Cycle
 from workflow.roles import is_approver, is_ops, side_of
-from workflow.selectors import list_version_diff
+from workflow.selectors import list_version_diff, seats_taken
 
 # --- What the schema says about errors and headers ---------------------------------------------
 
@@ -275,7 +275,7 @@ class CycleListView(ApiView):
     )
     def get(self, request):
         page = self.paginate_queryset(self.get_queryset())
-        usage = selectors.tier_usage(cycle.pk for cycle in page)
+        usage = seats_taken(cycle.pk for cycle in page)
         data = CycleOutput(page, many=True, context={"tier_usage": usage}).data
         return self.get_paginated_response(data)
 
@@ -314,7 +314,7 @@ class CycleDetailView(ApiView):
         cycle = selectors.cycles_list().filter(pk=pk).first()
         if cycle is None:
             raise NotFound(f"There is no cycle #{pk}.")
-        usage = selectors.tier_usage([cycle.pk])
+        usage = seats_taken([cycle.pk])
         return Response(CycleOutput(cycle, context={"tier_usage": usage}).data)
 
 

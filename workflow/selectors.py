@@ -72,16 +72,22 @@ def active_targets(cycle: Cycle) -> QuerySet[TargetAccount]:
     )
 
 
-def tier_usage(cycle: Cycle) -> list[dict]:
-    """[{number, capacity, used, percent, required_roles}] for the three tiers."""
-    used = dict(
-        TargetAccount.objects.filter(cycle=cycle, removed_at__isnull=True)
-        .values_list("tier")
+def seats_taken(cycle_ids) -> dict[tuple[int, int], int]:
+    """{(cycle id, tier): accounts on the list now} for the given cycles, in one query."""
+    rows = (
+        TargetAccount.objects.filter(cycle_id__in=list(cycle_ids), removed_at__isnull=True)
+        .values_list("cycle_id", "tier")
         .annotate(n=Count("pk"))
     )
+    return {(cycle_id, tier): n for cycle_id, tier, n in rows}
+
+
+def tier_usage(cycle: Cycle) -> list[dict]:
+    """[{number, capacity, used, percent, required_roles}] for the three tiers."""
+    used = seats_taken([cycle.pk])
     rows = []
     for tier in cycle.tiers.all():
-        count = used.get(tier.number, 0)
+        count = used.get((cycle.pk, tier.number), 0)
         rows.append(
             {
                 "number": tier.number,
