@@ -18,7 +18,6 @@ Targets (issue 3): at least 5,000 records/s on PostgreSQL, a 304 in under 20 ms.
 
 import argparse
 import os
-import platform
 import socket
 import statistics
 import subprocess
@@ -30,17 +29,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
-
-def machine() -> str:
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return f"{cpu}, {os.cpu_count()} cores, Python {platform.python_version()}"
+from bench.common import machine, put_on_list  # noqa: E402
 
 
 def free_port() -> int:
@@ -54,11 +43,10 @@ def populate(entries: int):
     import datetime as dt
 
     from django.contrib.auth import get_user_model
-    from django.utils import timezone
 
     from accounts_app.models import Account
     from api.services import service_account_create
-    from workflow.models import Cycle, CycleState, Nomination, TargetAccount, Tier
+    from workflow.models import Cycle, CycleState, Tier
 
     User = get_user_model()
     marketer = User.objects.create(username="bench-marketer", email="m@example.com")
@@ -88,40 +76,7 @@ def populate(entries: int):
         ),
         batch_size=2000,
     )
-    nominations = Nomination.objects.bulk_create(
-        (
-            Nomination(
-                cycle=cycle,
-                account=account,
-                kind="add",
-                tier=1 + i % 3,
-                rationale="Bench",
-                proposer=marketer,
-                proposer_side="marketing",
-                state="approved",
-            )
-            for i, account in enumerate(accounts)
-        ),
-        batch_size=2000,
-    )
-    now = timezone.now()
-    TargetAccount.objects.bulk_create(
-        (
-            TargetAccount(
-                cycle=cycle,
-                account=n.account,
-                tier=n.tier,
-                sales_owner=seller,
-                marketing_owner=marketer,
-                nomination=n,
-                last_nomination=n,
-                added_at=now,
-                updated_at=now,
-            )
-            for n in nominations
-        ),
-        batch_size=2000,
-    )
+    put_on_list(cycle=cycle, accounts=accounts, marketer=marketer, seller=seller, batch_size=2000)
     _, token = service_account_create(username="bench-crm")
     return cycle.pk, token
 

@@ -21,7 +21,6 @@ Target (issue 4): memory flat in the number of records, under 300 MB.
 import argparse
 import gc
 import os
-import platform
 import resource
 import statistics
 import subprocess
@@ -34,20 +33,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+
+from bench.common import machine  # noqa: E402
+
 TOKEN = "bench-token"
 PAGE = os.sysconf("SC_PAGE_SIZE")
-
-
-def machine() -> str:
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return f"{cpu}, {os.cpu_count()} cores, Python {platform.python_version()}"
 
 
 def rss_mb() -> float:

@@ -23,7 +23,6 @@ left unretried, and a repeat push with nothing changed making no write request.
 
 import argparse
 import os
-import platform
 import statistics
 import subprocess
 import sys
@@ -33,20 +32,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+
+from bench.common import machine, put_on_list  # noqa: E402
+
 TOKEN = "bench-token"
 OWNER_ID = "101"  # one of the sandbox's default owners
-
-
-def machine() -> str:
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return f"{cpu}, {os.cpu_count()} cores, Python {platform.python_version()}"
 
 
 def start_sandbox(rate_limit: int) -> tuple[subprocess.Popen, str]:
@@ -86,11 +76,10 @@ def populate(count: int):
     import datetime as dt
 
     from django.contrib.auth import get_user_model
-    from django.utils import timezone
 
     from accounts_app.models import Account
     from crm.models import CrmOwner
-    from workflow.models import Cycle, CycleState, Nomination, TargetAccount, Tier
+    from workflow.models import Cycle, CycleState, Tier
 
     User = get_user_model()
     marketer = User.objects.create(username="bench-marketer", email="m@example.com")
@@ -110,40 +99,7 @@ def populate(count: int):
         ),
         batch_size=5000,
     )
-    nominations = Nomination.objects.bulk_create(
-        (
-            Nomination(
-                cycle=cycle,
-                account=account,
-                kind="add",
-                tier=1 + i % 3,
-                rationale="Bench",
-                proposer=marketer,
-                proposer_side="marketing",
-                state="approved",
-            )
-            for i, account in enumerate(accounts)
-        ),
-        batch_size=5000,
-    )
-    now = timezone.now()
-    TargetAccount.objects.bulk_create(
-        (
-            TargetAccount(
-                cycle=cycle,
-                account=n.account,
-                tier=n.tier,
-                sales_owner=seller,
-                marketing_owner=marketer,
-                nomination=n,
-                last_nomination=n,
-                added_at=now,
-                updated_at=now,
-            )
-            for n in nominations
-        ),
-        batch_size=5000,
-    )
+    put_on_list(cycle=cycle, accounts=accounts, marketer=marketer, seller=seller, batch_size=5000)
     return cycle
 
 
