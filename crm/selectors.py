@@ -9,7 +9,6 @@ from django.db.models import Count, Q, QuerySet
 
 from accounts_app.models import Account
 from crm.models import (
-    LIVE_OUTBOX_STATES,
     CrmOwner,
     DeliveredPayload,
     OutboxEntry,
@@ -132,10 +131,6 @@ def outbox_counts() -> dict[str, int]:
     """Entries per state, every state present (for the admin and the sync page)."""
     counts = dict(OutboxEntry.objects.values_list("state").annotate(n=Count("pk")))
     return {state.value: counts.get(state.value, 0) for state in OutboxState}
-
-
-def outbox_live() -> QuerySet[OutboxEntry]:
-    return OutboxEntry.objects.filter(state__in=LIVE_OUTBOX_STATES)
 
 
 def outbox_dead_letters() -> QuerySet[OutboxEntry]:
