@@ -18,12 +18,14 @@ from import_export.formats.base_formats import CSV
 from import_export.forms import ConfirmImportForm
 from import_export.results import RowResult
 
+from accounts_app.countries import country_code
 from accounts_app.domains import normalise_domain
-from accounts_app.imports import COLUMNS, COUNTRY_CODES, EXPORT_ONLY_COLUMNS
+from accounts_app.imports import COLUMNS, EXPORT_ONLY_COLUMNS
 from accounts_app.models import (
     Account,
     Activity,
     Contact,
+    ContactRole,
     IcpSignOff,
     IcpState,
     IcpVersion,
@@ -111,10 +113,10 @@ class AccountAdminForm(forms.ModelForm):
             raise ValidationError(error.message) from None
 
     def clean_country(self):
-        code = (self.cleaned_data.get("country") or "").strip().upper()
-        if code and code not in COUNTRY_CODES:
-            raise ValidationError("Use the two-letter country code (ISO 3166-1), e.g. DE or US.")
-        return code
+        try:
+            return country_code(self.cleaned_data.get("country"))
+        except Invalid as error:
+            raise ValidationError(error.message) from None
 
 
 class ContactInline(admin.TabularInline):
@@ -256,14 +258,29 @@ class AccountAdmin(ServiceErrorsMixin, ImportExportMixin, admin.ModelAdmin):
         )
 
 
+class ContactRoleInline(admin.TabularInline):
+    model = ContactRole
+    extra = 0
+
+
 @admin.register(Contact)
 class ContactAdmin(admin.ModelAdmin):
+    inlines = [ContactRoleInline]
     list_display = ("__str__", "account", "email", "title", "buying_role", "last_engaged_at")
     list_filter = ("buying_role",)
     search_fields = ("first_name", "last_name", "email", "title", "account__name")
     date_hierarchy = "last_engaged_at"
     list_select_related = ("account",)
     autocomplete_fields = ("account",)
+
+
+@admin.register(ContactRole)
+class ContactRoleAdmin(admin.ModelAdmin):
+    list_display = ("contact", "role")
+    list_filter = ("role",)
+    search_fields = ("contact__first_name", "contact__last_name", "contact__email")
+    list_select_related = ("contact",)
+    autocomplete_fields = ("contact",)
 
 
 @admin.register(Opportunity)

@@ -14,10 +14,11 @@ from decimal import Decimal, InvalidOperation
 
 from django.contrib.auth import get_user_model
 
+from accounts_app.countries import country_code
 from accounts_app.domains import normalise_domain
 from accounts_app.models import Account
 from workflow.errors import Invalid
-from workflow.roles import Side
+from workflow.roles import Side, is_on_side
 
 User = get_user_model()
 
@@ -36,20 +37,6 @@ COLUMNS = (
 REQUIRED_COLUMNS = ("name", "domain")
 # Written by the export, computed by Accord: accepted in a file and ignored.
 EXPORT_ONLY_COLUMNS = ("fit_score", "source")
-
-# ISO 3166-1 alpha-2, officially assigned codes.
-_COUNTRY_CODES = """
-    AD AE AF AG AI AL AM AO AQ AR AS AT AU AW AX AZ BA BB BD BE BF BG BH BI BJ BL BM BN BO BQ BR
-    BS BT BV BW BY BZ CA CC CD CF CG CH CI CK CL CM CN CO CR CU CV CW CX CY CZ DE DJ DK DM DO DZ
-    EC EE EG EH ER ES ET FI FJ FK FM FO FR GA GB GD GE GF GG GH GI GL GM GN GP GQ GR GS GT GU GW
-    GY HK HM HN HR HT HU ID IE IL IM IN IO IQ IR IS IT JE JM JO JP KE KG KH KI KM KN KP KR KW KY
-    KZ LA LB LC LI LK LR LS LT LU LV LY MA MC MD ME MF MG MH MK ML MM MN MO MP MQ MR MS MT MU MV
-    MW MX MY MZ NA NC NE NF NG NI NL NO NP NR NU NZ OM PA PE PF PG PH PK PL PM PN PR PS PT PW PY
-    QA RE RO RS RU RW SA SB SC SD SE SG SH SI SJ SK SL SM SN SO SR SS ST SV SX SY SZ TC TD TF TG
-    TH TJ TK TL TM TN TO TR TT TV TW TZ UA UG UM US UY UZ VA VC VE VG VI VN VU WF WS YE YT ZA ZM
-    ZW
-"""
-COUNTRY_CODES = frozenset(_COUNTRY_CODES.split())
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 MAX_LENGTHS = {"name": 200, "industry": 100, "region": 50}
@@ -238,12 +225,7 @@ class AccountRowReader:
         result.values[column] = amount
 
     def _country(self, result, column, value, *, line):
-        code = value.upper()
-        if code not in COUNTRY_CODES:
-            raise Invalid(
-                f"'{value}' is not a two-letter country code (ISO 3166-1), e.g. DE or US."
-            )
-        result.values[column] = code
+        result.values[column] = country_code(value, field=None)
 
     def _owner(self, result, column, value, *, line):
         side = Side.SALES if column == "sales_owner" else Side.MARKETING
@@ -253,8 +235,7 @@ class AccountRowReader:
         if len(matches) > 1:
             raise Invalid(f"several people use the e-mail '{value}'; give the username instead.")
         (user,) = matches.values()
-        groups = user._accord_groups
-        if side.value not in groups or side.other.value in groups:
+        if not is_on_side(user, side):
             raise Invalid(f"{user.username} is not on the {side.label.lower()} side.")
         result.values[column] = user
 

@@ -133,6 +133,25 @@ class Contact(models.Model):
         return f"{self.first_name} {self.last_name}".strip() or self.email or f"Contact {self.pk}"
 
 
+class ContactRole(models.Model):
+    """One buying role a contact holds on its account's buying committee. A contact may hold
+    several (HubSpot's multi-select `hs_buying_role`, Salesforce's contact roles) and coverage
+    counts it in each; a contact with no row has no known role."""
+
+    contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="roles")
+    role = models.CharField(max_length=30, choices=BuyingRole.choices)
+
+    class Meta:
+        ordering = ["contact", "role"]
+        constraints = [
+            models.UniqueConstraint(fields=["contact", "role"], name="contact_role_unique"),
+        ]
+        indexes = [models.Index(fields=["role", "contact"])]
+
+    def __str__(self) -> str:
+        return f"{self.contact}: {self.get_role_display()}"
+
+
 class OpportunityStatus(models.TextChoices):
     OPEN = "open", "Open"
     WON = "won", "Won"

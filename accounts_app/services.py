@@ -4,6 +4,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Max
 from django.utils import timezone
 
+from accounts_app.countries import country_code
 from accounts_app.domains import normalise_domain
 from accounts_app.models import Account, IcpSignOff, IcpState, IcpVersion, Source
 from accounts_app.scoring import fit_score, validate_criteria
@@ -12,6 +13,7 @@ from workflow.roles import (
     Side,
     is_approver,
     is_member,
+    is_on_side,
     is_ops,
     require_approver,
     require_ops,
@@ -43,10 +45,16 @@ def _clean_fields(fields: dict) -> dict:
         cleaned["name"] = (cleaned["name"] or "").strip()
         if not cleaned["name"]:
             raise Invalid("Enter the company's name.", field="name")
-    if cleaned.get("country"):
-        cleaned["country"] = cleaned["country"].strip().upper()
-        if len(cleaned["country"]) != 2 or not cleaned["country"].isalpha():
-            raise Invalid("Use the two-letter country code, e.g. DE or US.", field="country")
+    if "country" in cleaned:
+        cleaned["country"] = country_code(cleaned["country"])
+    for field, side in (("sales_owner", Side.SALES), ("marketing_owner", Side.MARKETING)):
+        owner = cleaned.get(field)
+        if owner is not None and not is_on_side(owner, side):
+            raise Invalid(
+                f"{owner.get_username()} is not on the {side.label.lower()} side, so they "
+                f"cannot be the {side.label.lower()} owner.",
+                field=field,
+            )
     for numeric in ("employee_count", "annual_revenue"):
         value = cleaned.get(numeric)
         if value is not None and value != "" and Decimal(value) < 0:

@@ -47,6 +47,12 @@ def side_of(user: AbstractBaseUser | AnonymousUser | None) -> Side | None:
     return Side(sides[0])
 
 
+def is_on_side(user, side: Side | str) -> bool:
+    """Whether the person counts for `side`: an active member of that side and not of the
+    other (the one rule for owners, approvers and proposers alike)."""
+    return bool(user is not None and user.is_active) and side_of(user) == Side(side)
+
+
 def is_ops(user) -> bool:
     return bool(user and user.is_authenticated and OPS_GROUP in _group_names(user))
 

@@ -9,6 +9,7 @@ from datetime import UTC, date, datetime, time
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from accounts_app.countries import is_country_code
 from accounts_app.models import ActivityKind, BuyingRole, OpportunityStatus
 
 # --- records ---------------------------------------------------------------------------------
@@ -208,4 +209,4 @@ def text(value: Any, limit: int) -> str:
 def country_code(value: Any) -> str:
     """Accord keeps ISO 3166 alpha-2 codes; a country the CRM spells out is left out."""
     code = str(value or "").strip().upper()
-    return code if len(code) == 2 and code.isalpha() else ""
+    return code if is_country_code(code) else ""

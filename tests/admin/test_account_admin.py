@@ -65,7 +65,7 @@ def test_a_taken_domain_and_a_bad_country_are_shown_on_the_form(ops):
     html = response.content.decode()
     assert response.status_code == 200
     assert "Account with this Domain already exists." in html
-    assert "Use the two-letter country code" in html
+    assert "is not a two-letter country code (ISO 3166-1)" in html
 
 
 def test_only_people_of_the_right_side_can_own_an_account(ops):
