@@ -25,13 +25,13 @@ from workflow.models import (
     TargetAccount,
 )
 from workflow.roles import Side
+from workflow.text import MAX_TEXT
 
 User = get_user_model()
 
 MAX_INT = 2_147_483_647  # PositiveIntegerField's upper bound on every database Django supports
 MAX_SMALL_INT = 32_767
 MAX_ID = 2**63 - 1
-MAX_TEXT = 10_000
 TIER_CHOICES = [(n, f"Tier {n}") for n in TIERS]
 SIDE_FIELD_MESSAGE = (
     "The side is never taken from a request: it is the side of the person signed in."
