@@ -50,6 +50,11 @@ v1 = [
     path("nominations/<int:pk>/resubmit/", views.ResubmitView.as_view(), name="resubmit"),
     path("service-accounts/", views.ServiceAccountListView.as_view(), name="service-accounts"),
     path(
+        "service-accounts/<int:pk>/rotate/",
+        views.ServiceAccountRotateView.as_view(),
+        name="service-account-rotate",
+    ),
+    path(
         "service-accounts/<int:pk>/revoke/",
         views.ServiceAccountRevokeView.as_view(),
         name="service-account-revoke",
