@@ -7,7 +7,6 @@ from django.core.management import call_command
 from rest_framework.test import APIClient
 
 from api.models import ApiToken
-
 from tests.api.conftest import client_for
 from tests.factories import AccountFactory
 
