@@ -11,6 +11,7 @@ POST /api/v1/service-accounts/; here ops can see them, issue a new token or revo
 
 from django.contrib import admin, messages
 from django.db.models import Exists, OuterRef
+from django.template.response import TemplateResponse
 from django.utils import timezone
 from knox.settings import CONSTANTS
 
@@ -52,7 +53,7 @@ class TokenOwnerFilter(admin.SimpleListFilter):
 @admin.register(ApiToken)
 class ApiTokenAdmin(admin.ModelAdmin):
     list_display = ("prefix", "user", "created", "last_used_at", "expiry", "works")
-    list_filter = (TokenStateFilter, TokenOwnerFilter, "created", "last_used_at", "expiry")
+    list_filter = (TokenStateFilter, TokenOwnerFilter, "last_used_at", "expiry")
     search_fields = ("token_key", "user__username")
     search_help_text = "A token's prefix (or the whole key, to find a leaked one) or its owner."
     list_select_related = ("user",)
@@ -118,6 +119,7 @@ class ServiceAccountAdmin(admin.ModelAdmin):
         description="Issue a new token (the old one stops working)", permissions=["change"]
     )
     def issue_new_token(self, request, queryset):
+        issued = []
         for service_account in queryset.select_related("user"):
             try:
                 key = services.service_account_token_rotate(
@@ -125,12 +127,20 @@ class ServiceAccountAdmin(admin.ModelAdmin):
                 )
             except DomainError as error:
                 self.message_user(request, error.message, messages.ERROR)
-                return
-            self.message_user(
-                request,
-                f"New token for {service_account}: {key} — copy it now, it is not shown again.",
-                messages.SUCCESS,
-            )
+                return None
+            issued.append((service_account, key))
+        # A page, not a message: messages may wait in the session, in the database. (The
+        # admin's views already send Cache-Control: no-store.)
+        return TemplateResponse(
+            request,
+            "admin/api/serviceaccount/new_tokens.html",
+            {
+                **self.admin_site.each_context(request),
+                "opts": self.model._meta,
+                "title": "New integration tokens",
+                "issued": issued,
+            },
+        )
 
     @admin.action(description="Revoke the token", permissions=["change"])
     def revoke_token(self, request, queryset):
