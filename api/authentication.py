@@ -27,13 +27,12 @@ class TokenAuthentication(KnoxTokenAuthentication):
             digest = hash_token(key.decode("utf-8"))
         except UnicodeDecodeError:
             raise exceptions.AuthenticationFailed(NOT_VALID) from None
-        token = (
-            ApiToken.objects.select_related("user", "user__service_account")
-            .filter(digest=digest)
-            .first()
-        )
-        if token is None:
-            raise exceptions.AuthenticationFailed(NOT_VALID)
+        try:
+            token = ApiToken.objects.select_related("user", "user__service_account").get(
+                digest=digest
+            )
+        except ApiToken.DoesNotExist:
+            raise exceptions.AuthenticationFailed(NOT_VALID) from None
         if token.expiry is not None and token.expiry <= timezone.now():
             raise exceptions.AuthenticationFailed(
                 f"This token expired on {timezone.localtime(token.expiry):%Y-%m-%d %H:%M %Z}. "

@@ -180,9 +180,10 @@ LOGGING = {
 # from the drf-spectacular-sidecar package (no CDN). See docs/api.md.
 INSTALLED_APPS += ["django_filters", "drf_spectacular", "drf_spectacular_sidecar", "knox", "api"]
 
-# API tokens are knox's, stored hashed in api.ApiToken (docs/api.md, "Tokens"). Knox's own model
-# is swapped out; its migrations would still create an empty knox_authtoken table, so they are
-# switched off (a swapped model gets no table without them, not even in the test database).
+# API tokens are knox's, stored hashed in api.ApiToken (docs/api.md, "Tokens are shown once").
+# Knox's own model is swapped out; its migrations would still create an empty knox_authtoken
+# table, so they are switched off (a swapped model gets no table without them, not even in the
+# test database).
 KNOX_TOKEN_MODEL = "api.ApiToken"
 MIGRATION_MODULES = {"knox": None}
 REST_KNOX = {"AUTH_HEADER_PREFIX": "Token", "TOKEN_TTL": None}
