@@ -50,6 +50,11 @@ v1 = [
     path("nominations/<id:pk>/resubmit/", views.ResubmitView.as_view(), name="resubmit"),
     path("service-accounts/", views.ServiceAccountListView.as_view(), name="service-accounts"),
     path(
+        "service-accounts/<id:pk>/rotate/",
+        views.ServiceAccountRotateView.as_view(),
+        name="service-account-rotate",
+    ),
+    path(
         "service-accounts/<id:pk>/revoke/",
         views.ServiceAccountRevokeView.as_view(),
         name="service-account-revoke",

@@ -946,11 +946,3 @@ def person_set_role(
             ops_group_grant_admin_permissions()
     # A fresh instance: groups and permissions are cached on the old one.
     return User.objects.get(pk=user.pk), created
-
-
-def person_api_token(*, user) -> str:
-    """The person's REST API token, created on first use."""
-    from rest_framework.authtoken.models import Token
-
-    token, _ = Token.objects.get_or_create(user=user)
-    return token.key
