@@ -7,6 +7,7 @@ from accounts_app.countries import country_code
 from accounts_app.domains import normalise_domain
 from accounts_app.models import Account, IcpState, IcpVersion, Source
 from accounts_app.scoring import fit_score, validate_criteria
+from core import hooks
 from core.agreements import agreed_version_create, agreed_version_sign_off, agreed_version_submit
 from workflow.errors import Conflict, Invalid, NotAllowed
 from workflow.roles import (
@@ -109,10 +110,8 @@ def account_update(*, account: Account, by, **fields) -> Account:
         account.fit_score = fit_score(icp.criteria, account)
     with transaction.atomic():
         account.save()
-        from crm.services import account_changed_record
-
         # New owners reach the account's entries on open lists, and the CRM: same transaction.
-        account_changed_record(account=account)
+        hooks.account_changed.send(sender=Account, account=account)
     return account
 
 
