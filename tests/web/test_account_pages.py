@@ -13,8 +13,8 @@ def test_it_shows_what_is_known_about_an_account(in_review, people, as_):
     account.sales_owner = people.sales_member
     account.fit_score = 77
     account.save()
-    ContactFactory(account=account, first_name="Dana", last_name="Cho", buying_role="champion")
-    ContactFactory(account=account, first_name="Eli", last_name="Ng", buying_role="decision_maker")
+    ContactFactory(account=account, first_name="Dana", last_name="Cho", roles=["champion"])
+    ContactFactory(account=account, first_name="Eli", last_name="Ng", roles=["decision_maker"])
     Opportunity.objects.create(account=account, name="Pilot", amount=50000, stage="Proposal")
     Opportunity.objects.create(account=account, name="Old deal", status="won")
     Activity.objects.create(
