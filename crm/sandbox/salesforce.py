@@ -332,6 +332,7 @@ class SalesforceSandbox(SandboxApp):
         )
         add("POST", data + "/sobjects/:sobject", self.create_record, write=True)
         add("GET", data + "/sobjects/:sobject/:id", self.get_record)
+        add("PATCH", data + "/sobjects/:sobject/:id", self.update_record, write=True)
         add("PATCH", data + "/sobjects/:sobject/:field/:value", self.upsert_record, write=True)
 
         hook = self.hooks.add
@@ -668,6 +669,22 @@ class SalesforceSandbox(SandboxApp):
             return self.not_found(request)
         fields = request.args("fields") or list(self.field_types(sobject))
         return Response(200, self.project(sobject, record, fields, request.params["version"]))
+
+    def update_record(self, request: Request) -> Response:
+        """PATCH /sobjects/{SObject}/{id}: 204 with no body; 404 for an id it does not have."""
+        sobject = self.sobject(request.params["sobject"])
+        record_id = request.params["id"]
+        if record_id not in self.records[sobject]:
+            return self.not_found(request)
+        data = self.body(request) or {}
+        if not isinstance(data, dict):
+            raise SalesforceError(400, "JSON_PARSER_ERROR", "Expected a JSON object")
+        clean, errors = self.clean_fields(sobject, data)
+        if errors:
+            return Response(400, [_as_request_error(e) for e in errors])
+        self.apply(sobject, record_id, clean)
+        self.counters.records(updated=1)
+        return Response(204, None)
 
     def upsert_record(self, request: Request) -> Response:
         """PATCH /sobjects/{SObject}/{ExternalIdField}/{value}: 201 created, 200 (v46+) or 204
