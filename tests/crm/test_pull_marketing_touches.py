@@ -125,7 +125,7 @@ def campaign(salesforce):
     [webinar] = seed_salesforce(
         salesforce, "Campaign", {"Name": "Forecasting webinar", "Type": "Webinar"}
     )
-    responded, sent, lead = seed_salesforce(
+    responded, sent, _lead = seed_salesforce(
         salesforce,
         "CampaignMember",
         {
@@ -160,7 +160,7 @@ def test_a_campaign_response_is_a_marketing_activity_of_its_contact(salesforce, 
 
 
 def test_a_member_who_responds_later_is_added_by_the_next_pull_and_none_twice(salesforce, campaign):
-    account, _, ben, _, sent = campaign
+    _, ada, ben, _, sent = campaign
     pull()
     token = httpx.post(
         f"{salesforce.url}/services/oauth2/token",
@@ -177,7 +177,7 @@ def test_a_member_who_responds_later_is_added_by_the_next_pull_and_none_twice(sa
 
     assert again.detail["objects"]["CampaignMember"]["read"] == 1  # only what changed
     responses = Activity.objects.filter(kind=ActivityKind.CAMPAIGN_RESPONSE)
-    assert sorted(a.contact.salesforce_contact_id for a in responses) == sorted([campaign[1], ben])
+    assert sorted(a.contact.salesforce_contact_id for a in responses) == sorted([ada, ben])
     pull(full=True)
     assert Activity.objects.count() == 2
 
