@@ -660,7 +660,10 @@ class ActivityRowInput(StrictInput):
     takes_side = True  # who performed the activity: a fact the tool reports
 
     account = serializers.IntegerField(
-        required=False, min_value=1, help_text="The account's id; or give account_key or domain."
+        required=False,
+        min_value=1,
+        max_value=2**63 - 1,
+        help_text="The account's id; or give account_key or domain.",
     )
     account_key = serializers.UUIDField(
         required=False, help_text="Accord's account key (the key written to the CRM)."
