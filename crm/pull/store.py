@@ -440,7 +440,7 @@ def apply_deals(*, backend: str, deals: list[r.Deal], run) -> Outcome:
     return out
 
 
-# --- sales activities ------------------------------------------------------------------------
+# --- activities (sales touches, campaign responses, contacts' marketing touches) ------------
 
 
 def apply_touches(*, backend: str, touches: list[r.Touch], run) -> Outcome:
