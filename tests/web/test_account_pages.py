@@ -70,3 +70,21 @@ def test_it_offers_people_on_a_side_to_nominate_the_account(the_cycle, account, 
     link = f'href="/cycles/{the_cycle.pk}/nominate/?account={account.pk}"'
     assert link in as_(people.sales_member).get(url).content.decode()
     assert link not in as_(people.ops).get(url).content.decode()
+
+
+def test_a_contact_in_two_roles_is_listed_under_each_and_counted_once(people, as_):
+    account = AccountFactory(name="Globex", domain="globex.example")
+    ContactFactory(account=account, first_name="Ada", last_name="L", roles=["budget_holder"])
+    ContactFactory(
+        account=account, first_name="Ben", last_name="K", roles=["champion", "decision_maker"]
+    )
+    ContactFactory(account=account, first_name="Cleo", last_name="M")
+
+    page = as_(people.sales_member).get(reverse("accounts_app:account", args=[account.pk]))
+    contacts = page.content.decode()
+    contacts = contacts[contacts.index('id="contacts"') :]
+
+    assert contacts.count("Ben K") == 2
+    assert contacts.index("Decision maker") < contacts.index("Champion") < contacts.index("Unknown")
+    assert "Cleo M" in contacts[contacts.index("Unknown") :]
+    assert '<span class="badge rounded-pill text-bg-light border">3</span>' in contacts
