@@ -102,39 +102,23 @@ def start_hubspot_sandbox() -> tuple[subprocess.Popen, dict]:
     return proc, env
 
 
-def demo_cycle_ids(env: dict) -> list[str]:
-    out = subprocess.run(
-        [
-            str(PY),
-            "manage.py",
-            "shell",
-            "--no-imports",
-            "-c",
-            "from workflow.models import Cycle, TargetAccount; print(*sorted(set("
-            "TargetAccount.objects.values_list('cycle_id', flat=True))))",
-        ],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
-    return out.split()
-
-
 def run(args: list[str]) -> None:
     ensure_env(dev=False)
     port = args[0] if args else "8000"
     manage("migrate", "--noinput")
     manage("demo_data")
     env = dict(os.environ)
-    sandbox = None
+    sandbox = puller = None
     if "CRM_BACKEND" not in os.environ:
         sandbox, env = start_hubspot_sandbox()
         manage("crm_setup", env=env)
-        manage("crm_push", "--no-progress", env=env)  # what the outbox still holds
-        for cycle_id in demo_cycle_ids(env):
-            manage("crm_push", "--cycle", cycle_id, "--force", "--no-progress", env=env)
+        # The agreed lists are pushed to the sandbox, what a CRM knows of the demo's accounts
+        # (contacts in buying roles, deals, both funnels' engagement) is put in it, and all is
+        # pulled back, as a worker would: in the background, so the site is up meanwhile (it
+        # takes a few seconds, most of them HubSpot's search rate limit).
+        puller = subprocess.Popen(
+            [str(PY), "manage.py", "crm_sandbox_demo", "--push", "--pull"], cwd=ROOT, env=env
+        )
         print(
             f"CRM sandbox (HubSpot-compatible): http://127.0.0.1:{SANDBOX_PORT} "
             f"(token {SANDBOX_TOKEN}); approvals are pushed to it as they happen.",
@@ -145,8 +129,9 @@ def run(args: list[str]) -> None:
     except KeyboardInterrupt:
         pass
     finally:
-        if sandbox is not None:
-            sandbox.terminate()
+        for process in (puller, sandbox):
+            if process is not None and process.poll() is None:
+                process.terminate()
 
 
 def test(args: list[str]) -> None:

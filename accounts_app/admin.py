@@ -121,10 +121,23 @@ class AccountAdminForm(forms.ModelForm):
             raise ValidationError(error.message) from None
 
 
+def _roles(contact) -> str:
+    # Reads the prefetched roles: a list page costs the same queries for any number of rows.
+    return ", ".join(role.get_role_display() for role in contact.roles.all()) or "—"
+
+
 class ContactInline(admin.TabularInline):
     model = Contact
-    fields = ("first_name", "last_name", "email", "title", "buying_role", "last_engaged_at")
+    fields = ("first_name", "last_name", "email", "title", "buying_roles", "last_engaged_at")
+    readonly_fields = ("buying_roles",)
     extra = 0
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).prefetch_related("roles")
+
+    @admin.display(description="Buying roles")
+    def buying_roles(self, contact) -> str:
+        return _roles(contact)
 
 
 class OpportunityInline(ViewOnlyInline):
@@ -268,12 +281,19 @@ class ContactRoleInline(admin.TabularInline):
 @admin.register(Contact)
 class ContactAdmin(admin.ModelAdmin):
     inlines = [ContactRoleInline]
-    list_display = ("__str__", "account", "email", "title", "buying_role", "last_engaged_at")
-    list_filter = ("buying_role",)
+    list_display = ("__str__", "account", "email", "title", "buying_roles", "last_engaged_at")
+    list_filter = ("roles__role",)
     search_fields = ("first_name", "last_name", "email", "title", "account__name")
     date_hierarchy = "last_engaged_at"
     list_select_related = ("account",)
     autocomplete_fields = ("account",)
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).prefetch_related("roles")
+
+    @admin.display(description="Buying roles")
+    def buying_roles(self, contact) -> str:
+        return _roles(contact)
 
 
 @admin.register(ContactRole)

@@ -95,14 +95,13 @@ class BuyingRole(models.TextChoices):
 
 
 class Contact(models.Model):
+    """A person at an account. Their buying roles are ContactRole rows (`contact.roles`)."""
+
     account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="contacts")
     first_name = models.CharField(max_length=100, blank=True)
     last_name = models.CharField(max_length=100, blank=True)
     email = models.EmailField(blank=True)
     title = models.CharField(max_length=200, blank=True)
-    buying_role = models.CharField(
-        max_length=30, choices=BuyingRole.choices, default=BuyingRole.UNKNOWN
-    )
     last_engaged_at = models.DateTimeField(null=True, blank=True)
     hubspot_contact_id = models.CharField(max_length=50, blank=True)
     salesforce_contact_id = models.CharField(max_length=18, blank=True)
@@ -206,6 +205,8 @@ class ActivityKind(models.TextChoices):
     AD_CLICK = "ad_click", "Ad click"
     EVENT = "event", "Event"
     FORM_FILL = "form_fill", "Form fill"
+    EMAIL_CLICK = "email_click", "Marketing e-mail click"
+    CAMPAIGN_RESPONSE = "campaign_response", "Campaign response"
 
 
 class Activity(models.Model):
@@ -217,7 +218,12 @@ class Activity(models.Model):
     side = models.CharField(max_length=10, choices=Side.choices)
     occurred_at = models.DateTimeField()
     subject = models.CharField(max_length=200, blank=True)
-    crm_id = models.CharField(max_length=50, blank=True)
+    crm_id = models.CharField(
+        max_length=150,
+        blank=True,
+        help_text="Where it came from, unique: `<crm>:<object type>:<id>[:…]` from a pull, "
+        "`api:<caller's user id>:<external id>` from POST /api/v1/activities/.",
+    )
 
     class Meta:
         ordering = ["-occurred_at"]

@@ -1,19 +1,30 @@
+import re
 from decimal import Decimal
 
 from django.db import IntegrityError, transaction
+from django.db.models.functions import Lower
 from django.utils import timezone
 
 from accounts_app.countries import country_code
 from accounts_app.domains import normalise_domain
-from accounts_app.models import Account, IcpState, IcpVersion, Source
+from accounts_app.models import (
+    Account,
+    Activity,
+    ActivityKind,
+    Contact,
+    IcpState,
+    IcpVersion,
+    Source,
+)
 from accounts_app.scoring import fit_score, validate_criteria
 from core import hooks
 from core.agreements import agreed_version_create, agreed_version_sign_off, agreed_version_submit
-from workflow.errors import Conflict, Invalid, NotAllowed
+from workflow.errors import Conflict, Invalid, InvalidRows, NotAllowed
 from workflow.roles import (
     Side,
     is_member,
     is_on_side,
+    is_ops,
     require_ops,
 )
 from workflow.text import single_line
@@ -163,3 +174,182 @@ def _write_scores(batch: list[Account]) -> int:
     if batch:
         Account.objects.bulk_update(batch, ["fit_score"])
     return len(batch)
+
+
+# --- Activities from marketing tools and scripts -------------------------------------------------
+
+ACTIVITIES_PER_REQUEST = 1000
+ACTIVITY_WRITE_PERMISSION = "accounts_app.add_activity"
+_EXTERNAL_ID = re.compile(r"^[\x21-\x7e]{1,100}$")
+
+
+def require_activity_writer(by) -> None:
+    """Revenue operations, and whoever ops granted `accounts_app.add_activity` (an integration
+    token's user, a person running a script), may write activities."""
+    if by is None or not by.is_authenticated:
+        raise NotAllowed("Sign in to write activities.")
+    if not (is_ops(by) or by.is_superuser or by.has_perm(ACTIVITY_WRITE_PERMISSION)):
+        raise NotAllowed(
+            "Writing activities needs the right to add activities: revenue operations grant "
+            "it (permission accounts_app.add_activity) to an integration token's user or a "
+            "person."
+        )
+
+
+def activity_external_key(*, by, external_id: str) -> str:
+    """The Activity.crm_id of an activity a caller sent: its external id is unique per caller,
+    so two tools with the same ids never overwrite each other's activities."""
+    return f"api:{by.pk}:{external_id}"
+
+
+def activities_ingest(*, rows: list[dict], by) -> dict:
+    """Write a batch of activities from a marketing automation tool or a script, all or nothing.
+
+    1. Only a permitted caller (require_activity_writer); at most 1,000 rows.
+    2. Each row names its account by `account` (id), `account_key` (Account.key) or `domain`
+       (normalised), exactly one of them, and optionally a contact of that account by
+       `contact_email`. Accounts and contacts are found in a query each, whatever the size.
+    3. Every bad row and field is reported at once (InvalidRows); then nothing is written.
+    4. A row is keyed by its caller's `external_id` (activity_external_key): sent again, it
+       updates that activity instead of adding another. One bulk insert, one bulk update, in
+       one transaction.
+
+    Returns {"created": n, "updated": n, "unchanged": n, "activities": [{"index", "id",
+    "external_id", "result"}]}.
+    """
+    require_activity_writer(by)
+    if len(rows) > ACTIVITIES_PER_REQUEST:
+        raise Invalid(
+            f"Send at most {ACTIVITIES_PER_REQUEST:,} activities a request "
+            f"(this one has {len(rows):,}).",
+            field="rows",
+        )
+    errors: dict[str, list[str]] = {}
+
+    def refuse(index: int, field: str, message: str) -> None:
+        errors.setdefault(f"rows.{index}.{field}", []).append(message)
+
+    domains: dict[int, str] = {}
+    seen: dict[str, int] = {}
+    for index, row in enumerate(rows):
+        named = [f for f in ("account", "account_key", "domain") if row.get(f) not in (None, "")]
+        if len(named) != 1:
+            refuse(
+                index,
+                "account",
+                "Name the account by exactly one of account (its id), account_key or domain.",
+            )
+        elif named == ["domain"]:
+            try:
+                domains[index] = normalise_domain(row["domain"])
+            except Invalid as error:
+                refuse(index, "domain", error.message)
+        if row["kind"] not in ActivityKind.values:
+            refuse(index, "kind", f"Not a kind of activity: {row['kind']!r}.")
+        if row["side"] not in Side.values:
+            refuse(index, "side", "The side is marketing or sales.")
+        external_id = row["external_id"]
+        if not _EXTERNAL_ID.match(external_id):
+            refuse(index, "external_id", "Use 1 to 100 visible ASCII characters.")
+        elif external_id in seen:
+            refuse(index, "external_id", f"Row {seen[external_id]} has this external_id too.")
+        else:
+            seen[external_id] = index
+
+    accounts = _accounts_named(rows, domains)
+    account_of: dict[int, int] = {}
+    for index, row in enumerate(rows):
+        if row.get("account") not in (None, ""):
+            found, field = accounts["pk"].get(row["account"]), "account"
+        elif row.get("account_key") not in (None, ""):
+            found, field = accounts["key"].get(str(row["account_key"])), "account_key"
+        elif index in domains:
+            found, field = accounts["domain"].get(domains[index]), "domain"
+        else:
+            continue
+        if found is None:
+            refuse(index, field, "There is no such account.")
+        else:
+            account_of[index] = found
+
+    emails = {
+        index: row["contact_email"].strip().lower()
+        for index, row in enumerate(rows)
+        if row.get("contact_email") and index in account_of
+    }
+    contacts: dict[tuple[int, str], int] = {}
+    if emails:
+        for pk, account_id, email in (
+            Contact.objects.annotate(lower_email=Lower("email"))
+            .filter(account_id__in=set(account_of.values()), lower_email__in=set(emails.values()))
+            .order_by("pk")
+            .values_list("pk", "account_id", "lower_email")
+        ):
+            contacts.setdefault((account_id, email), pk)
+    for index, email in emails.items():
+        if (account_of[index], email) not in contacts:
+            refuse(index, "contact_email", "The account has no contact with this e-mail address.")
+    if errors:
+        raise InvalidRows(errors)
+
+    keys = [activity_external_key(by=by, external_id=row["external_id"]) for row in rows]
+    with transaction.atomic():
+        existing = {a.crm_id: a for a in Activity.objects.filter(crm_id__in=keys)}
+        new, changed, results = [], [], []
+        for index, (row, key) in enumerate(zip(rows, keys, strict=True)):
+            values = {
+                "account_id": account_of[index],
+                "contact_id": contacts.get((account_of[index], emails.get(index, ""))),
+                "kind": row["kind"],
+                "side": row["side"],
+                "occurred_at": row["occurred_at"],
+                "subject": row.get("subject") or "",
+            }
+            activity = existing.get(key)
+            if activity is None:
+                activity = Activity(crm_id=key, **values)
+                new.append(activity)
+                result = "created"
+            elif any(getattr(activity, name) != value for name, value in values.items()):
+                for name, value in values.items():
+                    setattr(activity, name, value)
+                changed.append(activity)
+                result = "updated"
+            else:
+                result = "unchanged"
+            results.append((index, activity, row["external_id"], result))
+        Activity.objects.bulk_create(new, batch_size=500)
+        Activity.objects.bulk_update(
+            changed,
+            ["account_id", "contact_id", "kind", "side", "occurred_at", "subject"],
+            batch_size=500,
+        )
+    return {
+        "created": len(new),
+        "updated": len(changed),
+        "unchanged": len(rows) - len(new) - len(changed),
+        "activities": [
+            {"index": i, "id": a.pk, "external_id": e, "result": r} for i, a, e, r in results
+        ],
+    }
+
+
+def _accounts_named(rows: list[dict], domains: dict[int, str]) -> dict[str, dict]:
+    """The accounts the rows name, by id, by key and by domain: a query for each."""
+    pks = {row["account"] for row in rows if isinstance(row.get("account"), int)}
+    key_values = {str(row["account_key"]) for row in rows if row.get("account_key")}
+    found: dict[str, dict] = {"pk": {}, "key": {}, "domain": {}}
+    if pks:
+        found["pk"] = {
+            pk: pk for pk in Account.objects.filter(pk__in=pks).values_list("pk", flat=True)
+        }
+    if key_values:
+        found["key"] = {
+            str(key): pk
+            for key, pk in Account.objects.filter(key__in=key_values).values_list("key", "pk")
+        }
+    if domains:
+        found["domain"] = dict(
+            Account.objects.filter(domain__in=set(domains.values())).values_list("domain", "pk")
+        )
+    return found

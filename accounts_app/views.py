@@ -2,7 +2,7 @@
 calls accounts_app.services.icp_sign_off."""
 
 from django.contrib import messages
-from django.db.models import Case, IntegerField, Q, Value, When
+from django.db.models import Q
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
@@ -44,16 +44,16 @@ def account_detail(request, pk):
     account = get_object_or_404(
         Account.objects.select_related("sales_owner", "marketing_owner", "parent"), pk=pk
     )
-    role_rank = Case(
-        *[When(buying_role=role, then=Value(i)) for i, role in enumerate(ROLE_ORDER)],
-        output_field=IntegerField(),
+    contacts = list(
+        account.contacts.prefetch_related("roles").order_by("last_name", "first_name", "pk")
     )
-    contacts = account.contacts.annotate(role_rank=role_rank).order_by(
-        "role_rank", "last_name", "first_name"
-    )
-    groups: dict[str, list] = {}
+    # A contact is listed under each role it holds (coverage counts it in each), roles in the
+    # order a seller reads a buying committee; one with no known role under "Unknown".
+    by_role: dict[str, list] = {}
     for contact in contacts:
-        groups.setdefault(contact.get_buying_role_display(), []).append(contact)
+        for role in [r.role for r in contact.roles.all()] or [BuyingRole.UNKNOWN]:
+            by_role.setdefault(role, []).append(contact)
+    groups = [(BuyingRole(role).label, by_role[role]) for role in ROLE_ORDER if role in by_role]
     opportunities = account.opportunities.filter(status=OpportunityStatus.OPEN).order_by(
         "close_date", "name"
     )
@@ -73,8 +73,8 @@ def account_detail(request, pk):
         "accounts_app/account_detail.html",
         {
             "account": account,
-            "contact_groups": list(groups.items()),
-            "contact_count": sum(len(c) for c in groups.values()),
+            "contact_groups": groups,
+            "contact_count": len(contacts),
             "opportunities": opportunities,
             "pipeline": sum((o.amount or 0) for o in opportunities),
             "activities": activities,

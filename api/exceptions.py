@@ -26,6 +26,7 @@ class DomainRefusal(exceptions.APIException):
     def __init__(self, error: DomainError) -> None:
         self.status_code = error.status
         self.field = error.field
+        self.fields = getattr(error, "fields", None)  # InvalidRows: every row at fault
         code = next((c for t, c in _DOMAIN_CODES.items() if isinstance(error, t)), "invalid")
         super().__init__(detail=error.message, code=code)
 
@@ -88,7 +89,9 @@ def error_body(exc: exceptions.APIException) -> dict:
     codes = exc.get_codes()
     code = codes if isinstance(codes, str) else exc.default_code
     body = {"detail": str(exc.detail), "code": code}
-    if isinstance(exc, DomainRefusal) and exc.field:
+    if isinstance(exc, DomainRefusal) and exc.fields:
+        body["fields"] = exc.fields
+    elif isinstance(exc, DomainRefusal) and exc.field:
         body["fields"] = {exc.field: [str(exc.detail)]}
     return body
 

@@ -9,7 +9,8 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from accounts_app.models import Account, BuyingRole
+from accounts_app.models import Account, ActivityKind, BuyingRole
+from accounts_app.services import ACTIVITIES_PER_REQUEST
 from workflow.models import (
     TIERS,
     Comment,
@@ -87,12 +88,14 @@ class StrictInput(serializers.Serializer):
     the schema gives: a string where a string is expected (amounts too, e.g. "1250000.00"), a
     number where a number is."""
 
+    takes_side = False  # True where `side` is a fact of the data, not the caller's (activities)
+
     def to_internal_value(self, data):
         refused = {}
         if isinstance(data, Mapping):
             for name, value in data.items():
                 field = self.fields.get(name)
-                if name == "side":
+                if name == "side" and not self.takes_side:
                     refused[name] = [SIDE_FIELD_MESSAGE]
                 elif field is None or field.read_only:
                     refused[name] = ["Unknown field."]
@@ -675,3 +678,64 @@ class ErrorOutput(serializers.Serializer):
     fields = _FieldErrors(
         required=False, help_text="The fields at fault and their messages (400, some 409)."
     )
+
+
+# --- Activities from marketing tools and scripts (accounts_app.services.activities_ingest) ----
+
+
+class ActivityRowInput(StrictInput):
+    takes_side = True  # who performed the activity: a fact the tool reports
+
+    account = serializers.IntegerField(
+        required=False,
+        min_value=1,
+        max_value=MAX_ID,
+        help_text="The account's id; or give account_key or domain.",
+    )
+    account_key = serializers.UUIDField(
+        required=False, help_text="Accord's account key (the key written to the CRM)."
+    )
+    domain = serializers.CharField(
+        required=False, max_length=253, help_text="The account's domain, e.g. globex.com."
+    )
+    contact_email = serializers.EmailField(
+        required=False, help_text="A contact of that account (optional)."
+    )
+    kind = serializers.ChoiceField(choices=ActivityKind.choices)
+    side = serializers.ChoiceField(choices=Side.choices, help_text="Who performed it.")
+    occurred_at = serializers.DateTimeField(help_text="ISO 8601, e.g. 2027-01-31T12:00:00Z.")
+    subject = serializers.CharField(required=False, allow_blank=True, max_length=200)
+    external_id = serializers.CharField(
+        max_length=100,
+        help_text=(
+            "Your id for this activity (1–100 visible ASCII characters), unique among yours: "
+            "sending it again updates the activity instead of adding another."
+        ),
+    )
+
+
+class ActivityBatchInput(StrictInput):
+    rows = ActivityRowInput(
+        many=True,
+        allow_empty=False,
+        max_length=ACTIVITIES_PER_REQUEST,
+        help_text=f"1 to {ACTIVITIES_PER_REQUEST:,} activities.",
+        error_messages={
+            "max_length": f"Send at most {ACTIVITIES_PER_REQUEST:,} activities a request.",
+            "empty": "Send at least one activity.",
+        },
+    )
+
+
+class ActivityResultOutput(serializers.Serializer):
+    index = serializers.IntegerField(help_text="The row's position in `rows`, from 0.")
+    id = serializers.IntegerField()
+    external_id = serializers.CharField()
+    result = serializers.ChoiceField(choices=["created", "updated", "unchanged"])
+
+
+class ActivityBatchOutput(serializers.Serializer):
+    created = serializers.IntegerField()
+    updated = serializers.IntegerField()
+    unchanged = serializers.IntegerField()
+    activities = ActivityResultOutput(many=True)

@@ -23,6 +23,7 @@ v1 = [
     path("me/", views.MeView.as_view(), name="me"),
     path("accounts/", views.AccountListView.as_view(), name="accounts"),
     path("accounts/<id:pk>/", views.AccountDetailView.as_view(), name="account"),
+    path("activities/", views.ActivityBatchView.as_view(), name="activities"),
     path("cycles/", views.CycleListView.as_view(), name="cycles"),
     path("cycles/<id:pk>/", views.CycleDetailView.as_view(), name="cycle"),
     path(

@@ -35,6 +35,8 @@ from api.serializers import (
     AccountCreateInput,
     AccountOutput,
     AccountUpdateInput,
+    ActivityBatchInput,
+    ActivityBatchOutput,
     CommentInput,
     CommentOutput,
     CycleCreateInput,
@@ -724,3 +726,40 @@ class ServiceAccountRevokeView(ApiView):
         api_services.service_account_revoke(service_account=service_account, by=request.user)
         service_account = selectors.service_accounts_list().get(pk=pk)
         return Response(ServiceAccountOutput(service_account).data)
+
+
+# --- Activities from marketing tools and scripts ---------------------------------------------
+
+
+class ActivityBatchView(ApiView):
+    # Who may write is the service's rule (require_activity_writer): ops, and callers granted
+    # accounts_app.add_activity, integration tokens included.
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(
+        summary=(
+            "Write up to 1,000 activities (ops, or a token or person granted the right to add "
+            "activities)"
+        ),
+        description=(
+            "All or nothing: a batch with any bad row writes nothing and answers 400, with "
+            "`fields` naming each row and field at fault as `rows.<index>.<field>`. A row sent "
+            "again with the same `external_id` updates that activity. Answers 201 when it "
+            "created an activity, else 200."
+        ),
+        request=ActivityBatchInput,
+        parameters=[IDEMPOTENCY_PARAMETER],
+        responses=_responses(
+            {201: ActivityBatchOutput, 200: ActivityBatchOutput},
+            tuple(code for code in WRITE_ERRORS if code != 404),
+        ),
+    )
+    @idempotent
+    def post(self, request):
+        account_services.require_activity_writer(request.user)
+        data = _input(ActivityBatchInput, request)
+        result = account_services.activities_ingest(rows=data["rows"], by=request.user)
+        return Response(
+            ActivityBatchOutput(result).data,
+            status=status.HTTP_201_CREATED if result["created"] else status.HTTP_200_OK,
+        )

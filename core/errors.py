@@ -20,6 +20,19 @@ class Invalid(DomainError):
     status = 400
 
 
+class InvalidRows(Invalid):
+    """Several rows of a batch are wrong: `fields` maps `rows.<index>.<field>` to its messages,
+    every bad row at once."""
+
+    def __init__(self, fields: dict[str, list[str]]) -> None:
+        count = len({name.split(".")[1] for name in fields if name.count(".") >= 1})
+        super().__init__(
+            f"{count or 'Some'} row(s) of the batch are not valid, so nothing was written: "
+            "`fields` names each row and field at fault."
+        )
+        self.fields = fields
+
+
 class NotAllowed(DomainError):
     """This person's role does not allow the action."""
 

@@ -4,7 +4,7 @@ import factory
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group, Permission
 
-from accounts_app.models import Account, Contact
+from accounts_app.models import Account, Contact, ContactRole
 from workflow.models import Cycle, CycleState, Tier
 
 User = get_user_model()
@@ -53,11 +53,18 @@ class AccountFactory(factory.django.DjangoModelFactory):
 class ContactFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = Contact
+        skip_postgeneration_save = True
 
     account = factory.SubFactory(AccountFactory)
     first_name = factory.Faker("first_name")
     last_name = factory.Faker("last_name")
     email = factory.Sequence(lambda n: f"contact{n}@example.com")
+
+    @factory.post_generation
+    def roles(self, create, roles, **kwargs):
+        """`ContactFactory(roles=["champion", "budget_holder"])`: the buying roles it holds."""
+        if create and roles:
+            ContactRole.objects.bulk_create(ContactRole(contact=self, role=r) for r in roles)
 
 
 def cycle(name: str = "FY27 H1", *, capacities=(50, 100, 200), **kw) -> Cycle:

@@ -1,5 +1,6 @@
 """The pull: what the CRM knows about the accounts (companies, contacts with their buying roles
-and last engagement, deals, sales activities) read back into Accord, incrementally.
+and last engagement, deals, and the activities of both funnels: sales touches, marketing
+touches and campaign responses) read back into Accord, incrementally.
 
 - crm.pull.hubspot / crm.pull.salesforce: readers, one per CRM, over the push adapters' HTTP
   transport; they hand over pages of records in one shape (crm.pull.records).

@@ -1,4 +1,6 @@
-"""Reading HubSpot: companies, contacts, deals and sales activities (calls, meetings, e-mails).
+"""Reading HubSpot: companies, contacts, deals and sales activities (calls, meetings, e-mails),
+and the marketing touches HubSpot keeps on each contact (last web visit, last marketing e-mail
+click, last form fill).
 
 Incremental reads use the CRM search API, whose answers stop at 10,000 results per query:
 each query filters `<last modified> >= since` and `hs_object_id > <last id seen>`, sorts by
@@ -24,6 +26,7 @@ from typing import Any
 from accounts_app.models import ActivityKind, OpportunityStatus
 from crm.adapters.base import CrmError, answer_body, chunks, describe
 from crm.pull import records as r
+from workflow.roles import Side
 
 SEARCH_PAGE = 200
 SEARCH_CAP = 10_000  # results one search query can page through
@@ -36,6 +39,14 @@ ENGAGEMENTS = {
     "meetings": (ActivityKind.MEETING, "hs_meeting_title"),
     "emails": (ActivityKind.EMAIL, "hs_email_subject"),
 }
+# The contact properties in which HubSpot keeps the latest marketing touch of each kind, with
+# the property naming it. Only the latest is kept by HubSpot, so each pull that sees a newer
+# value adds one activity; an earlier one stays in Accord.
+MARKETING_TOUCHES = (
+    ("hs_analytics_last_visit_timestamp", ActivityKind.WEB_VISIT, "hs_analytics_last_url"),
+    ("hs_email_last_click_date", ActivityKind.EMAIL_CLICK, "hs_email_last_email_name"),
+    ("recent_conversion_date", ActivityKind.FORM_FILL, "recent_conversion_event_name"),
+)
 PROPERTIES = {
     "companies": ["name", "domain", "industry", "numberofemployees", "annualrevenue", "country"],
     "contacts": [
@@ -48,6 +59,8 @@ PROPERTIES = {
         "notes_last_contacted",
         "notes_last_updated",
         "hs_last_sales_activity_timestamp",
+        *(name for name, _, _ in MARKETING_TOUCHES),
+        *(subject for _, _, subject in MARKETING_TOUCHES),
     ],
     "deals": [
         "dealname",
@@ -214,8 +227,26 @@ class HubSpotReader:
     @staticmethod
     def person(result: dict) -> r.Person:
         p = result.get("properties") or {}
+        contact_id = str(result["id"])
+        touches = []
+        for name, kind, subject in MARKETING_TOUCHES:
+            moment = r.moment(p.get(name))
+            if moment is None:
+                continue
+            touches.append(
+                r.Touch(
+                    # The moment is part of the id: a later pull seeing the same value writes
+                    # nothing new, a newer value is a new touch.
+                    crm_id=f"hubspot:contact:{contact_id}:{kind}:{int(moment.timestamp() * 1000)}",
+                    kind=kind,
+                    contact_id=contact_id,
+                    occurred_at=moment,
+                    subject=r.text(p.get(subject), 200),
+                    side=Side.MARKETING,
+                )
+            )
         return r.Person(
-            crm_id=str(result["id"]),
+            crm_id=contact_id,
             company_id=str(p.get("associatedcompanyid") or "").split(".")[0],
             email=str(p.get("email") or "").strip(),
             first_name=r.text(p.get("firstname"), 100),
@@ -227,6 +258,7 @@ class HubSpotReader:
                 r.moment(p.get("notes_last_updated")),
                 r.moment(p.get("hs_last_sales_activity_timestamp")),
             ),
+            touches=touches,
         )
 
     @staticmethod

@@ -11,6 +11,7 @@ from typing import Any
 
 from accounts_app.countries import is_country_code
 from accounts_app.models import ActivityKind, BuyingRole, OpportunityStatus
+from workflow.roles import Side
 
 # --- records ---------------------------------------------------------------------------------
 
@@ -38,6 +39,9 @@ class Person:
     title: str = ""
     roles: list[str] = field(default_factory=list)  # BuyingRole values, in the CRM's order
     last_engaged_at: datetime | None = None
+    # Marketing touches the CRM keeps on the contact record itself (HubSpot's last web visit,
+    # last marketing e-mail click, last form fill): written with the contact.
+    touches: list[Touch] = field(default_factory=list)
 
 
 @dataclass
@@ -55,14 +59,16 @@ class Deal:
 
 @dataclass
 class Touch:
-    """A sales activity: a call, a meeting or an e-mail."""
+    """An activity: a sales touch (a call, a meeting, a one-to-one e-mail) or a marketing one
+    (a web visit, a marketing e-mail click, a form fill, a campaign response)."""
 
-    crm_id: str  # Accord's Activity.crm_id: "<backend>:<object type>:<the CRM's id>"
+    crm_id: str  # Accord's Activity.crm_id: "<backend>:<object type>:<the CRM's id>[:…]"
     kind: str = ActivityKind.CALL
     company_id: str = ""
     contact_id: str = ""
     occurred_at: datetime | None = None
     subject: str = ""
+    side: str = Side.SALES
 
 
 @dataclass
@@ -78,20 +84,6 @@ class RoleLink:
 
 
 # --- buying roles ----------------------------------------------------------------------------
-
-# When a contact has several roles, the first of this order is kept (Accord keeps one per
-# contact): the most senior say in a purchase first.
-ROLE_PRIORITY = [
-    BuyingRole.DECISION_MAKER,
-    BuyingRole.EXECUTIVE_SPONSOR,
-    BuyingRole.BUDGET_HOLDER,
-    BuyingRole.CHAMPION,
-    BuyingRole.LEGAL_AND_COMPLIANCE,
-    BuyingRole.BLOCKER,
-    BuyingRole.INFLUENCER,
-    BuyingRole.END_USER,
-    BuyingRole.OTHER,
-]
 
 # Salesforce's default contact roles (AccountContactRole.Role, OpportunityContactRole.Role), and
 # common additions, by their lower-case label. Any other label: `other`.
@@ -134,11 +126,6 @@ def salesforce_role(label: Any) -> str:
     if not text:
         return ""
     return SALESFORCE_ROLES.get(text, BuyingRole.OTHER)
-
-
-def strongest(roles: list[str]) -> str:
-    """The role kept when a contact has several."""
-    return min(roles, key=lambda r: ROLE_PRIORITY.index(r) if r in ROLE_PRIORITY else 99)
 
 
 # --- values ----------------------------------------------------------------------------------

@@ -1,14 +1,18 @@
-"""Reading Salesforce with SOQL: Account, Contact, Opportunity, Task, Event, and the contacts'
-roles (OpportunityContactRole, AccountContactRole).
+"""Reading Salesforce with SOQL: Account, Contact, Opportunity, Task, Event, the contacts' roles
+(OpportunityContactRole, AccountContactRole) and campaign responses (CampaignMember).
 
 Each pass runs one query per object, `WHERE SystemModstamp >= <since> [AND Id > '<last id>']
 ORDER BY Id`, and follows `nextRecordsUrl` until `done` (2,000 records a page): Salesforce keeps
 the query's cursor, so there is no result cap to work around. The Id bound resumes a pass that
 was cut short.
 
-A contact's buying role is its AccountContactRole; a contact without one takes the role it has
-on an opportunity (OpportunityContactRole). So that the role kept does not depend on which role
-record changed, a page of role records reads every role of its contacts (`roles_of`).
+A contact's buying roles are all the roles it has at its account (AccountContactRole) and on
+opportunities (OpportunityContactRole), each once. So that they do not depend on which role
+record changed, a page of role records reads every role record of its contacts (`roles_of`).
+
+A campaign member that has responded (`HasResponded`) is a marketing touch of its contact on
+`FirstRespondedDate`, named after its campaign (`Campaign.Name`); a lead's membership is not
+(leads belong to no account).
 
 Requests go through the Salesforce adapter's transport (crm/adapters/): the same OAuth token
 (renewed on 401), shared rate limit, retries and REQUEST_LIMIT_EXCEEDED handling as a push.
@@ -24,6 +28,7 @@ from datetime import UTC, datetime
 from accounts_app.models import ActivityKind, OpportunityStatus
 from crm.adapters.base import CrmError, answer_body, chunks, describe
 from crm.pull import records as r
+from workflow.roles import Side
 
 OBJECT_TYPES = (
     "Account",
@@ -33,6 +38,7 @@ OBJECT_TYPES = (
     "Event",
     "OpportunityContactRole",
     "AccountContactRole",
+    "CampaignMember",
 )
 FIELDS = {
     "Account": [
@@ -76,6 +82,14 @@ FIELDS = {
     ],
     "OpportunityContactRole": ["Id", "ContactId", "Role", "IsPrimary"],
     "AccountContactRole": ["Id", "ContactId", "Role", "IsPrimary"],
+    "CampaignMember": [
+        "Id",
+        "CampaignId",
+        "Campaign.Name",
+        "ContactId",
+        "HasResponded",
+        "FirstRespondedDate",
+    ],
 }
 PAGE_SIZE = 2000
 ID_IN_CHUNK = 200  # ids in one IN (…): keeps the query URL well under Salesforce's limit
@@ -200,7 +214,7 @@ class SalesforceReader:
 
     def roles_of(self, contact_ids: list[str]) -> dict[str, list[r.RoleLink]]:
         """Every account and opportunity role of these contacts: a contact's role is chosen
-        from all of them (crm.pull.store.best_role)."""
+        from all of them (crm.pull.store.roles_from)."""
         found: dict[str, list[r.RoleLink]] = {}
         wanted = [i for i in dict.fromkeys(contact_ids) if _ID.match(i)]
         for object_type in ("AccountContactRole", "OpportunityContactRole"):
@@ -230,6 +244,7 @@ class SalesforceReader:
             "Event": self.event,
             "OpportunityContactRole": lambda row: self.role(row, on_account=False),
             "AccountContactRole": lambda row: self.role(row, on_account=True),
+            "CampaignMember": self.campaign_response,
         }[object_type]
         return [convert(row) for row in rows]
 
@@ -302,6 +317,19 @@ class SalesforceReader:
             or r.moment(row.get("StartDateTime"))
             or r.moment(row.get("ActivityDate")),
             subject=r.text(row.get("Subject"), 200),
+        )
+
+    @staticmethod
+    def campaign_response(row: dict) -> r.Touch:
+        campaign = row.get("Campaign") or {}
+        responded = bool(row.get("HasResponded"))
+        return r.Touch(
+            crm_id=f"salesforce:CampaignMember:{row['Id']}",
+            kind=ActivityKind.CAMPAIGN_RESPONSE if responded else "",  # "": only sent, not kept
+            contact_id=str(row.get("ContactId") or ""),
+            occurred_at=r.moment(row.get("FirstRespondedDate")),
+            subject=r.text(campaign.get("Name"), 200),
+            side=Side.MARKETING,
         )
 
     @staticmethod

@@ -22,6 +22,7 @@ from django.db.models import F, Q
 from django.db.models.functions import Greatest
 from django.utils import timezone
 
+from accounts_app.models import Account, Activity, Contact, Opportunity
 from crm.adapters import ConfigurationError, CrmError, Deferred, backend_name, get_adapter
 from crm.models import PullCursor, SyncKind, SyncRun, SyncRunError, SyncState, SyncTrigger
 from crm.pull import store
@@ -462,3 +463,30 @@ def reader_types(backend: str) -> tuple[str, ...]:
     else:
         from crm.pull.salesforce import OBJECT_TYPES
     return OBJECT_TYPES
+
+
+def pull_links_reset(*, backend: str) -> dict[str, int]:
+    """The CRM behind `backend` lost its records (the in-memory sandbox restarted): what Accord
+    pulled from it goes, and its links to it are undone, so the next full pull links accounts
+    and contacts afresh instead of refusing them as duplicates of records that are gone.
+
+    Deals and activities read from it are deleted; contacts and accounts keep what they hold
+    but lose the old CRM ids; the cursors start over. For the demo's sandbox only: a real
+    CRM does not forget.
+    """
+    account_field, contact_field = store.ACCOUNT_ID[backend], store.CONTACT_ID[backend]
+    deal_field = store.DEAL_ID[backend]
+    now = timezone.now()
+    with transaction.atomic():
+        counts = {
+            "opportunities": Opportunity.objects.exclude(**{deal_field: ""}).delete()[0],
+            "activities": Activity.objects.filter(crm_id__startswith=f"{backend}:").delete()[0],
+            "contacts": Contact.objects.exclude(**{contact_field: ""}).update(
+                **{contact_field: "", "updated_at": now}
+            ),
+            "accounts": Account.objects.exclude(**{account_field: ""}).update(
+                **{account_field: "", "updated_at": now}
+            ),
+        }
+        PullCursor.objects.filter(backend=backend).delete()
+    return counts

@@ -10,7 +10,11 @@ Who owns what (docs/crm.md, "Pull"):
   Accord does not know becomes a new account (source "CRM") when CRM_PULL_CREATE_ACCOUNTS is on.
 - Contacts, opportunities and activities are the CRM's: each pull makes them match it, except
   that an empty value in the CRM does not erase one Accord has, a contact's last engagement
-  only moves forward, and a contact the CRM gives no buying role keeps the one Accord has.
+  only moves forward, and a contact the CRM gives no buying role keeps the roles Accord has.
+  A contact the CRM gives roles holds exactly those (its ContactRole rows are replaced).
+- Marketing touches HubSpot keeps on a contact (last web visit, e-mail click, form fill) become
+  one activity per kind and moment: a later pull with the same moment writes nothing, a newer
+  one adds an activity, and the earlier one stays.
 - Records are joined to accounts by the CRM's company id, then (contacts) by the domain of
   their e-mail address. A record that belongs to no account Accord knows is skipped.
 """
@@ -24,7 +28,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from accounts_app.domains import normalise_domain
-from accounts_app.models import Account, Activity, BuyingRole, Contact, Opportunity, Source
+from accounts_app.models import Account, Activity, Contact, ContactRole, Opportunity, Source
 from accounts_app.scoring import fit_score
 from crm.models import SyncRunError
 from crm.pull import records as r
@@ -48,18 +52,18 @@ class Outcome:
     skipped: int = 0
     deleted: int = 0
     failed: int = 0
+    touches: int = 0  # activities a page of contacts added (HubSpot's marketing touches)
     errors: list[SyncRunError] = field(default_factory=list)
 
+    COUNTS = ("read", "created", "updated", "unchanged", "skipped", "deleted", "failed", "touches")
+
     def add(self, other: Outcome) -> None:
-        for name in ("read", "created", "updated", "unchanged", "skipped", "deleted", "failed"):
+        for name in self.COUNTS:
             setattr(self, name, getattr(self, name) + getattr(other, name))
         self.errors.extend(other.errors)
 
     def counts(self) -> dict[str, int]:
-        return {
-            name: getattr(self, name)
-            for name in ("read", "created", "updated", "unchanged", "skipped", "deleted", "failed")
-        }
+        return {name: getattr(self, name) for name in self.COUNTS}
 
     def refuse(self, run, object_type: str, crm_id: str, message: str, account_id=None) -> None:
         self.failed += 1
@@ -238,8 +242,11 @@ def apply_people(*, backend: str, people: list[r.Person], run) -> Outcome:
             holders[(c.account_id, c.email.lower())] = c
     claimed: set[tuple[int, str]] = set()
     now = timezone.now()
+    held = _roles_held([*existing.values(), *holders.values()])
     new: list[Contact] = []
     changed: list[Contact] = []
+    roles_of: dict[int, list[str]] = {}  # id() of the contact → the roles it must hold
+    written: dict[str, Contact] = {}  # CRM id → the contact written for it
     for person in people:
         account_id = account_of.get(person.crm_id)
         if account_id is None:
@@ -267,26 +274,26 @@ def apply_people(*, backend: str, people: list[r.Person], run) -> Outcome:
             if contact is None and holder is not None:
                 contact = holder  # made in Accord before: it is this CRM contact from now on
             claimed.add(key)
-        if person.roles:
-            role = r.strongest(person.roles)
-        else:
-            role = contact.buying_role if contact is not None else BuyingRole.UNKNOWN
         values = {
             "account_id": account_id,
             "first_name": _keep(person.first_name, contact.first_name if contact else ""),
             "last_name": _keep(person.last_name, contact.last_name if contact else ""),
             "email": _keep(email, contact.email if contact else ""),
             "title": _keep(person.title, contact.title if contact else ""),
-            "buying_role": role,
             "last_engaged_at": r.latest(
                 contact.last_engaged_at if contact else None, person.last_engaged_at
             ),
             id_field: person.crm_id,
         }
+        # No role in the CRM: the contact keeps the roles Accord has.
+        new_roles = person.roles and (
+            contact is None or set(person.roles) != held.get(contact.pk, set())
+        )
         if contact is None:
-            new.append(Contact(**values))
+            contact = Contact(**values)
+            new.append(contact)
             out.created += 1
-        elif _differs(contact, values):
+        elif new_roles or _differs(contact, values):
             for name, value in values.items():
                 setattr(contact, name, value)
             contact.updated_at = now
@@ -294,6 +301,9 @@ def apply_people(*, backend: str, people: list[r.Person], run) -> Outcome:
             out.updated += 1
         else:
             out.unchanged += 1
+        if new_roles:
+            roles_of[id(contact)] = person.roles
+        written[person.crm_id] = contact
     if new:
         Contact.objects.bulk_create(new, batch_size=500)
     if changed:
@@ -305,14 +315,57 @@ def apply_people(*, backend: str, people: list[r.Person], run) -> Outcome:
                 "last_name",
                 "email",
                 "title",
-                "buying_role",
                 "last_engaged_at",
                 id_field,
                 "updated_at",
             ],
             batch_size=500,
         )
+    _replace_roles(
+        {c.pk: roles_of[id(c)] for c in (*new, *changed) if id(c) in roles_of},
+        had_none={c.pk for c in new},
+    )
+    touches = [t for person in people if person.crm_id in written for t in person.touches]
+    if touches:
+        added = Outcome()
+        _write_touches(
+            backend=backend,
+            touches=touches,
+            out=added,
+            contacts={crm_id: (c.pk, c.account_id) for crm_id, c in written.items()},
+        )
+        out.touches += added.created
     return out
+
+
+def _roles_held(contacts) -> dict[int, set[str]]:
+    """{contact pk: its roles}, in one query."""
+    held: dict[int, set[str]] = {}
+    pks = {c.pk for c in contacts}
+    if pks:
+        for contact_id, role in ContactRole.objects.filter(contact_id__in=pks).values_list(
+            "contact_id", "role"
+        ):
+            held.setdefault(contact_id, set()).add(role)
+    return held
+
+
+def _replace_roles(roles_by_contact: dict[int, list[str]], *, had_none=frozenset()) -> None:
+    """Each of these contacts holds exactly these roles from now on: one delete, one insert,
+    whatever the number of contacts."""
+    if not roles_by_contact:
+        return
+    stale = [pk for pk in roles_by_contact if pk not in had_none]
+    if stale:
+        ContactRole.objects.filter(contact_id__in=stale).delete()
+    ContactRole.objects.bulk_create(
+        [
+            ContactRole(contact_id=pk, role=role)
+            for pk, roles in roles_by_contact.items()
+            for role in dict.fromkeys(roles)
+        ],
+        batch_size=500,
+    )
 
 
 # --- deals → opportunities -------------------------------------------------------------------
@@ -387,30 +440,40 @@ def apply_deals(*, backend: str, deals: list[r.Deal], run) -> Outcome:
     return out
 
 
-# --- sales activities ------------------------------------------------------------------------
+# --- activities (sales touches, campaign responses, contacts' marketing touches) ------------
 
 
 def apply_touches(*, backend: str, touches: list[r.Touch], run) -> Outcome:
-    """Calls, meetings and e-mails, by the sales side. Past ones move their contact's last
-    engagement forward."""
+    """Calls, meetings and e-mails by the sales side, campaign responses by marketing."""
     out = Outcome(read=len(touches))
+    _write_touches(backend=backend, touches=touches, out=out)
+    return out
+
+
+def _write_touches(
+    *, backend: str, touches: list[r.Touch], out: Outcome, contacts: dict | None = None
+) -> None:
+    """Write these touches as activities, each by its `crm_id` (so a touch read again is
+    never a second activity). Past sales touches move their contact's last engagement
+    forward. `contacts`: {CRM contact id: (pk, account pk)} when the caller has them."""
     contact_field = CONTACT_ID[backend]
     existing = {a.crm_id: a for a in by_crm_ids(Activity, "crm_id", [t.crm_id for t in touches])}
     by_company = _accounts_by_crm_id(backend, (t.company_id for t in touches))
-    contacts = {
-        crm_id: (pk, account_id)
-        for crm_id, pk, account_id in by_crm_ids(
-            Contact, contact_field, {t.contact_id for t in touches}
-        ).values_list(contact_field, "pk", "account_id")
-    }
+    if contacts is None:
+        contacts = {
+            crm_id: (pk, account_id)
+            for crm_id, pk, account_id in by_crm_ids(
+                Contact, contact_field, {t.contact_id for t in touches}
+            ).values_list(contact_field, "pk", "account_id")
+        }
     now = timezone.now()
-    new: list[Activity] = []
+    new: dict[str, Activity] = {}
     changed: list[Activity] = []
     engaged: dict[int, object] = {}
     for touch in touches:
         activity = existing.get(touch.crm_id)
-        if not touch.kind or touch.occurred_at is None:
-            out.skipped += 1  # a to-do, not a touch; or no date to place it
+        if not touch.kind or touch.occurred_at is None or touch.crm_id in new:
+            out.skipped += 1  # a to-do, not a touch; no date to place it; or a repeat
             continue
         contact_pk, contact_account = contacts.get(touch.contact_id, (None, None))
         account_id = by_company.get(touch.company_id) or contact_account
@@ -425,13 +488,13 @@ def apply_touches(*, backend: str, touches: list[r.Touch], run) -> Outcome:
             "account_id": account_id,
             "contact_id": contact_pk,
             "kind": touch.kind,
-            "side": Side.SALES,
+            "side": touch.side,
             "occurred_at": touch.occurred_at,
             "subject": _keep(touch.subject, activity.subject if activity else ""),
             "crm_id": touch.crm_id,
         }
         if activity is None:
-            new.append(Activity(**values))
+            new[touch.crm_id] = Activity(**values)
             out.created += 1
         elif _differs(activity, values):
             for name, value in values.items():
@@ -440,10 +503,10 @@ def apply_touches(*, backend: str, touches: list[r.Touch], run) -> Outcome:
             out.updated += 1
         else:
             out.unchanged += 1
-        if contact_pk is not None and touch.occurred_at <= now:
+        if touch.side == Side.SALES and contact_pk is not None and touch.occurred_at <= now:
             engaged[contact_pk] = max(engaged.get(contact_pk, touch.occurred_at), touch.occurred_at)
     if new:
-        Activity.objects.bulk_create(new, batch_size=500)
+        Activity.objects.bulk_create(list(new.values()), batch_size=500)
     if changed:
         Activity.objects.bulk_update(
             changed,
@@ -451,7 +514,6 @@ def apply_touches(*, backend: str, touches: list[r.Touch], run) -> Outcome:
             batch_size=500,
         )
     _engaged(engaged, now)
-    return out
 
 
 def _engaged(latest_by_contact: dict[int, object], now) -> None:
@@ -473,48 +535,42 @@ def _engaged(latest_by_contact: dict[int, object], now) -> None:
 # --- Salesforce contact roles ----------------------------------------------------------------
 
 
-def best_role(links: list[r.RoleLink]) -> str:
-    """A contact's role from all its role records: its account role if it has one, else its
-    opportunity role; the primary one first, then the strongest."""
-    pool = [link for link in links if link.on_account and link.role] or [
-        link for link in links if link.role
-    ]
-    if not pool:
-        return ""
-    primary = [link for link in pool if link.is_primary] or pool
-    return r.strongest([link.role for link in primary])
+def roles_from(links: list[r.RoleLink]) -> list[str]:
+    """A contact's roles: every role it has at its account or on an opportunity, once each."""
+    return list(dict.fromkeys(link.role for link in links if link.role))
 
 
 def apply_roles(
     *, backend: str, links: list[r.RoleLink], run, roles_by_contact: dict[str, list[r.RoleLink]]
 ) -> Outcome:
     """`roles_by_contact`: every role record (of both kinds) of the page's contacts, read from
-    the CRM, so that the role kept does not depend on which record changed."""
+    the CRM, so that a contact's roles do not depend on which record changed."""
     out = Outcome(read=len(links))
     contact_field = CONTACT_ID[backend]
     contacts = {
         getattr(c, contact_field): c
         for c in by_crm_ids(Contact, contact_field, {link.contact_id for link in links})
     }
+    held = _roles_held(contacts.values())
     now = timezone.now()
     changed: dict[int, Contact] = {}
+    replace: dict[int, list[str]] = {}
     for link in links:
         contact = contacts.get(link.contact_id)
-        role = best_role(roles_by_contact.get(link.contact_id) or [link])
-        if contact is None or not role:
+        roles = roles_from(roles_by_contact.get(link.contact_id) or [link])
+        if contact is None or not roles:
             out.skipped += 1
             continue
-        if contact.buying_role != role:
-            contact.buying_role = role
-            contact.updated_at = now
-            changed[contact.pk] = contact
-            out.updated += 1
-        else:
+        if contact.pk in replace or set(roles) == held.get(contact.pk, set()):
             out.unchanged += 1
+            continue
+        contact.updated_at = now
+        changed[contact.pk] = contact
+        replace[contact.pk] = roles
+        out.updated += 1
     if changed:
-        Contact.objects.bulk_update(
-            list(changed.values()), ["buying_role", "updated_at"], batch_size=500
-        )
+        Contact.objects.bulk_update(list(changed.values()), ["updated_at"], batch_size=500)
+    _replace_roles(replace)
     return out
 
 
@@ -558,6 +614,7 @@ KINDS = {
     "Event": "activity",
     "OpportunityContactRole": "role",
     "AccountContactRole": "role",
+    "CampaignMember": "activity",
 }
 
 

@@ -230,6 +230,7 @@ class HubSpotSandbox(SandboxApp):
         hook = self.hooks.add
         hook("POST", "/__sandbox__/seed", self.hook_seed)
         hook("GET", "/__sandbox__/objects/:type", self.hook_dump)
+        hook("POST", "/__sandbox__/objects/:type/:id", self.hook_record)
         hook("POST", "/__sandbox__/owners", self.hook_owners)
         hook("GET", "/__sandbox__/limits", self.hook_limits_get)
         hook("POST", "/__sandbox__/limits", self.hook_limits_set)
@@ -1529,6 +1530,24 @@ class HubSpotSandbox(SandboxApp):
                 }
                 rows.append(row)
         return Response(200, {"total": len(rows), "results": rows})
+
+    def hook_record(self, request: Request) -> Response:
+        """Set properties of one object as HubSpot itself would (read-only ones included: a
+        web visit, a marketing e-mail click, a form submission), moving its last-modified
+        date."""
+        otype = self.object_type(request.params["type"])
+        data = request.json() or {}
+        with self.lock:
+            obj = self.objects[otype.name].get(request.params["id"])
+            if obj is None:
+                return Response(404, {"error": "no such object"})
+            clean, problems = self.clean_properties(
+                otype, data.get("properties") or {}, allow_read_only=True
+            )
+            if problems:
+                return Response(400, {"error": [p.message for p in problems]})
+            obj, _ = self.write(otype, obj, clean)
+            return Response(200, {"id": obj.id, "properties": dict(obj.properties)})
 
     def hook_seed(self, request: Request) -> Response:
         data = request.json() or {}

@@ -53,6 +53,14 @@ READ_ONLY = {
     "hs_createdate",
     "hs_is_closed",
     "hs_is_closed_won",
+    # Contacts' marketing analytics: HubSpot fills them in from its tracking code, marketing
+    # e-mails and forms.
+    "hs_analytics_last_visit_timestamp",
+    "hs_analytics_last_url",
+    "hs_email_last_click_date",
+    "hs_email_last_email_name",
+    "recent_conversion_date",
+    "recent_conversion_event_name",
 }
 
 
@@ -342,6 +350,45 @@ def default_properties() -> dict[str, dict[str, dict]]:
                 "datetime",
                 group=g["contacts"],
             ),
+            _p(
+                "hs_analytics_last_visit_timestamp",
+                "Time of last session",
+                "datetime",
+                group="analyticsinformation",
+                calculated=True,
+            ),
+            _p(
+                "hs_analytics_last_url",
+                "Last page seen",
+                group="analyticsinformation",
+                calculated=True,
+            ),
+            _p(
+                "hs_email_last_click_date",
+                "Last marketing email click date",
+                "datetime",
+                group="emailinformation",
+                calculated=True,
+            ),
+            _p(
+                "hs_email_last_email_name",
+                "Last marketing email name",
+                group="emailinformation",
+                calculated=True,
+            ),
+            _p(
+                "recent_conversion_date",
+                "Recent conversion date",
+                "datetime",
+                group="conversioninformation",
+                calculated=True,
+            ),
+            _p(
+                "recent_conversion_event_name",
+                "Recent conversion",
+                group="conversioninformation",
+                calculated=True,
+            ),
         ],
         "deals": [
             *_common(g["deals"], "createdate", "hs_lastmodifieddate"),
@@ -390,10 +437,28 @@ def default_properties() -> dict[str, dict[str, dict]]:
     return {object_type: {p["name"]: p for p in items} for object_type, items in props.items()}
 
 
+EXTRA_GROUPS = {
+    "contacts": {
+        "analyticsinformation": "Web analytics history",
+        "emailinformation": "Email information",
+        "conversioninformation": "Conversion information",
+    }
+}
+
+
 def default_groups() -> dict[str, dict[str, dict]]:
-    return {
+    groups = {
         object_type: {
             name: {"name": name, "label": name.title(), "displayOrder": -1, "archived": False}
         }
         for object_type, name in DEFAULT_GROUPS.items()
     }
+    for object_type, extra in EXTRA_GROUPS.items():
+        for name, label in extra.items():
+            groups[object_type][name] = {
+                "name": name,
+                "label": label,
+                "displayOrder": -1,
+                "archived": False,
+            }
+    return groups

@@ -41,6 +41,8 @@ PREFIXES = {
     "Event": "00U",
     "AccountContactRole": "02Z",
     "OpportunityContactRole": "00K",
+    "Campaign": "701",
+    "CampaignMember": "00v",
 }
 COMMON_FIELDS = {
     "Id": "id",
@@ -126,7 +128,40 @@ FIELDS: dict[str, dict[str, str]] = {
         "Role": "picklist",
         "IsPrimary": "boolean",
     },
+    "Campaign": {
+        "Name": "string",
+        "Type": "picklist",
+        "Status": "picklist",
+        "IsActive": "boolean",
+        "StartDate": "date",
+        "EndDate": "date",
+        "OwnerId": "reference",
+    },
+    "CampaignMember": {
+        "CampaignId": "reference",
+        "ContactId": "reference",
+        "LeadId": "reference",
+        "Status": "picklist",
+        "HasResponded": "boolean",
+        "FirstRespondedDate": "date",
+    },
 }
+# Relationship names usable in SELECT as `<Relationship>.<Field>` (e.g. `Campaign.Name`):
+# {sObject: {relationship: (its reference field, the sObject it points to)}}. The answer nests
+# the related record (`"Campaign": {"attributes": {...}, "Name": ...}`, or null), like
+# Salesforce's.
+RELATIONSHIPS = {
+    "Contact": {"Account": ("AccountId", "Account")},
+    "Opportunity": {"Account": ("AccountId", "Account")},
+    "CampaignMember": {
+        "Campaign": ("CampaignId", "Campaign"),
+        "Contact": ("ContactId", "Contact"),
+    },
+}
+# The member statuses that count as a response (each campaign's statuses have a "Responded"
+# flag; these are the sandbox org's). HasResponded follows the status; FirstRespondedDate is
+# the day it first did.
+RESPONDED_STATUSES = {"Responded", "Registered", "Attended", "Clicked"}
 # Filled in by Salesforce: writing them is INVALID_FIELD_FOR_INSERT_UPDATE.
 READ_ONLY = {
     "Id",
@@ -139,13 +174,20 @@ READ_ONLY = {
     "IsClosed",
     "IsWon",
 }
-READ_ONLY_BY_OBJECT = {"Contact": {"Name"}, "Task": {"AccountId"}, "Event": {"AccountId"}}
+READ_ONLY_BY_OBJECT = {
+    "Contact": {"Name"},
+    "Task": {"AccountId"},
+    "Event": {"AccountId"},
+    "CampaignMember": {"HasResponded", "FirstRespondedDate"},
+}
 REQUIRED = {
     "Account": ["Name"],
     "Contact": ["LastName"],
     "Opportunity": ["Name", "StageName", "CloseDate"],
     "AccountContactRole": ["AccountId", "ContactId"],
     "OpportunityContactRole": ["OpportunityId", "ContactId"],
+    "Campaign": ["Name"],
+    "CampaignMember": ["CampaignId"],
 }
 CONTACT_ROLES = [
     "Business User",
@@ -290,6 +332,7 @@ class SalesforceSandbox(SandboxApp):
         )
         add("POST", data + "/sobjects/:sobject", self.create_record, write=True)
         add("GET", data + "/sobjects/:sobject/:id", self.get_record)
+        add("PATCH", data + "/sobjects/:sobject/:id", self.update_record, write=True)
         add("PATCH", data + "/sobjects/:sobject/:field/:value", self.upsert_record, write=True)
 
         hook = self.hooks.add
@@ -591,6 +634,10 @@ class SalesforceSandbox(SandboxApp):
             elif who in self.records["Contact"]:
                 account = self.records["Contact"][who].get("AccountId")
             record["AccountId"] = account
+        if sobject == "CampaignMember" and "Status" in clean:
+            record["HasResponded"] = record.get("Status") in RESPONDED_STATUSES
+            if record["HasResponded"] and not record.get("FirstRespondedDate"):
+                record["FirstRespondedDate"] = now.date().isoformat()
         # Every write moves LastModifiedDate and SystemModstamp (what incremental SOQL reads).
         record["LastModifiedDate"] = sf_datetime(now)
         record["SystemModstamp"] = sf_datetime(now)
@@ -622,6 +669,22 @@ class SalesforceSandbox(SandboxApp):
             return self.not_found(request)
         fields = request.args("fields") or list(self.field_types(sobject))
         return Response(200, self.project(sobject, record, fields, request.params["version"]))
+
+    def update_record(self, request: Request) -> Response:
+        """PATCH /sobjects/{SObject}/{id}: 204 with no body; 404 for an id it does not have."""
+        sobject = self.sobject(request.params["sobject"])
+        record_id = request.params["id"]
+        if record_id not in self.records[sobject]:
+            return self.not_found(request)
+        data = self.body(request) or {}
+        if not isinstance(data, dict):
+            raise SalesforceError(400, "JSON_PARSER_ERROR", "Expected a JSON object")
+        clean, errors = self.clean_fields(sobject, data)
+        if errors:
+            return Response(400, [_as_request_error(e) for e in errors])
+        self.apply(sobject, record_id, clean)
+        self.counters.records(updated=1)
+        return Response(204, None)
 
     def upsert_record(self, request: Request) -> Response:
         """PATCH /sobjects/{SObject}/{ExternalIdField}/{value}: 201 created, 200 (v46+) or 204
@@ -811,7 +874,7 @@ class SalesforceSandbox(SandboxApp):
             raise SalesforceError(
                 400, "INVALID_TYPE", f"sObject type '{parsed.sobject}' is not supported."
             ) from None
-        fields = [self.query_field(sobject, name) for name in parsed.fields]
+        fields = [self.select_field(sobject, name) for name in parsed.fields]
         conditions = [
             (self.query_field(sobject, c.field), c.op, self.query_value(sobject, c))
             for c in parsed.where
@@ -889,6 +952,22 @@ class SalesforceSandbox(SandboxApp):
                 "custom field, be sure to append the '__c' after the custom field name.",
             )
         return canonical
+
+    def select_field(self, sobject: str, name: str) -> str:
+        """A field of the sObject, or `<Relationship>.<field>` of a record it points to."""
+        relationship, dot, related_field = name.partition(".")
+        if not dot:
+            return self.query_field(sobject, name)
+        for known, (_, target) in RELATIONSHIPS.get(sobject, {}).items():
+            if known.lower() == relationship.lower():
+                return f"{known}.{self.query_field(target, related_field)}"
+        raise SalesforceError(
+            400,
+            "INVALID_FIELD",
+            f"Didn't understand relationship '{relationship}' in field path. If you are "
+            "attempting to use a custom relationship, be sure to append the '__r' after the "
+            "custom relationship name.",
+        )
 
     def query_value(self, sobject: str, condition: soql.Condition) -> Any:
         name = self.query_field(sobject, condition.field)
@@ -991,7 +1070,23 @@ class SalesforceSandbox(SandboxApp):
             }
         }
         for name in fields:
-            row[name] = record.get(name)
+            relationship, dot, related_field = name.partition(".")
+            if not dot:
+                row[name] = record.get(name)
+                continue
+            reference, target = RELATIONSHIPS[sobject][relationship]
+            related = self.records[target].get(str(record.get(reference) or ""))
+            if related is None:
+                row[relationship] = None
+                continue
+            nested = row.get(relationship) or {
+                "attributes": {
+                    "type": target,
+                    "url": f"/services/data/{version}/sobjects/{target}/{related['Id']}",
+                }
+            }
+            nested[related_field] = related.get(related_field)
+            row[relationship] = nested
         return row
 
     # --- sandbox hooks ---
@@ -1030,12 +1125,14 @@ class SalesforceSandbox(SandboxApp):
         """Fill the store fast, bypassing limits, faults and field rules.
 
         `{"Account": 100, "Contact": 50000, "Opportunity": 200, "Task": 10, "Event": 10,
-        "AccountContactRole": true, "OpportunityContactRole": true}` generates records (contacts,
-        opportunities and activities spread round-robin over the accounts); a list of field maps
+        "Campaign": 2, "CampaignMember": 40, "AccountContactRole": true,
+        "OpportunityContactRole": true}` generates records (contacts, opportunities and
+        activities spread round-robin over the accounts, campaign members over the campaigns
+        and contacts, every other one responded); a list of field maps
         instead of a number inserts exactly those, duplicates of external ids included (to get a
         300). Modification dates run from `modified_start` by `modified_step_ms`.
         """
-        order = ["Account", "Contact", "Opportunity", "Task", "Event"]
+        order = ["Account", "Contact", "Opportunity", "Task", "Event", "Campaign", "CampaignMember"]
         roles = ["AccountContactRole", "OpportunityContactRole"]
         unknown = set(data) - set(order) - set(roles) - {"modified_start", "modified_step_ms"}
         if unknown:
@@ -1133,6 +1230,15 @@ class SalesforceSandbox(SandboxApp):
             }
         contact = contacts[index % len(contacts)] if contacts else None
         when = utcnow() - timedelta(days=index % 90)
+        if sobject == "Campaign":
+            return {"Name": f"Campaign {n}", "Type": "Webinar", "IsActive": True}
+        if sobject == "CampaignMember":
+            campaigns = ids.get("Campaign") or []
+            return {
+                "CampaignId": campaigns[index % len(campaigns)] if campaigns else None,
+                "ContactId": contact,
+                "Status": "Responded" if index % 2 else "Sent",
+            }
         if sobject == "Task":
             return {
                 "WhoId": contact,

@@ -80,7 +80,7 @@ def test_it_pages_past_the_search_apis_10000_result_cap(hubspot):
     # 53 pages of at most 200, and the count: the query started again after 10,000 results.
     assert searches(hubspot, "contacts") == 54
     # hs_buying_role cycles through HubSpot's nine roles: 10,500 / 9 rounded up for the 4th.
-    assert Contact.objects.filter(buying_role=BuyingRole.DECISION_MAKER).count() == 1167
+    assert Contact.objects.filter(roles__role=BuyingRole.DECISION_MAKER).count() == 1167
 
 
 def test_a_pull_cut_short_resumes_after_its_last_page(hubspot):

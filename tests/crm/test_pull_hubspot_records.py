@@ -12,6 +12,7 @@ from accounts_app.models import (
     ActivityKind,
     BuyingRole,
     Contact,
+    ContactRole,
     Opportunity,
     OpportunityStatus,
 )
@@ -33,7 +34,11 @@ def globex(hubspot):
     return account
 
 
-def test_it_maps_contacts_with_their_buying_roles(hubspot, globex):
+def roles(contact) -> set[str]:
+    return set(contact.roles.values_list("role", flat=True))
+
+
+def test_it_maps_contacts_with_every_buying_role_they_hold(hubspot, globex):
     ids = seed_hubspot(
         hubspot,
         "contacts",
@@ -59,9 +64,9 @@ def test_it_maps_contacts_with_their_buying_roles(hubspot, globex):
     assert run.created == 3
     ada, grace, alan = (contacts[i] for i in ids)
     assert (ada.email, ada.first_name, ada.title) == ("ada@globex.example", "Ada", "CFO")
-    assert ada.buying_role == BuyingRole.BUDGET_HOLDER
-    assert grace.buying_role == BuyingRole.DECISION_MAKER  # the stronger of two roles
-    assert alan.buying_role == BuyingRole.UNKNOWN
+    assert roles(ada) == {BuyingRole.BUDGET_HOLDER}
+    assert roles(grace) == {BuyingRole.INFLUENCER, BuyingRole.DECISION_MAKER}
+    assert roles(alan) == set()
 
 
 def test_a_contact_without_a_company_joins_the_account_of_its_email_domain(hubspot, globex):
@@ -79,9 +84,8 @@ def test_a_contact_without_a_company_joins_the_account_of_its_email_domain(hubsp
 def test_last_engagement_is_the_latest_date_and_never_goes_back(hubspot, globex):
     contact = ContactFactory(account=globex, email="ada@globex.example")
     later = timezone.now() - timedelta(days=1)
-    Contact.objects.filter(pk=contact.pk).update(
-        last_engaged_at=later, buying_role=BuyingRole.CHAMPION
-    )
+    Contact.objects.filter(pk=contact.pk).update(last_engaged_at=later)
+    ContactRole.objects.create(contact=contact, role=BuyingRole.CHAMPION)
     [ada] = seed_hubspot(
         hubspot,
         "contacts",
@@ -110,7 +114,7 @@ def test_last_engagement_is_the_latest_date_and_never_goes_back(hubspot, globex)
     assert contact.hubspot_contact_id == ada
     assert Contact.objects.filter(account=globex).count() == 2
     assert contact.last_engaged_at == later
-    assert contact.buying_role == BuyingRole.CHAMPION
+    assert roles(contact) == {BuyingRole.CHAMPION}
     assert Contact.objects.get(hubspot_contact_id=ben).last_engaged_at == datetime(
         2026, 2, 1, 9, 30, tzinfo=UTC
     )

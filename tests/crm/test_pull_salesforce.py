@@ -71,7 +71,7 @@ def test_it_maps_accounts_and_contacts_keeping_accords_fields(salesforce, globex
     assert Contact.objects.filter(account=account).count() == 2
 
 
-def test_a_contacts_account_role_wins_over_its_opportunity_roles(salesforce, globex):
+def test_a_contact_holds_its_account_roles_and_its_opportunity_roles(salesforce, globex):
     _, sf_account, ada, ben = globex
     [deal] = seed_salesforce(
         salesforce,
@@ -97,8 +97,15 @@ def test_a_contacts_account_role_wins_over_its_opportunity_roles(salesforce, glo
 
     pull()
 
-    roles = dict(Contact.objects.values_list("salesforce_contact_id", "buying_role"))
-    assert roles == {ada: BuyingRole.BUDGET_HOLDER, ben: BuyingRole.DECISION_MAKER}
+    roles = {}
+    for contact_id, role in Contact.objects.values_list("salesforce_contact_id", "roles__role"):
+        roles.setdefault(contact_id, set()).add(role)
+    # Each role once, from the account and from its opportunities: Salesforce's roles are as
+    # many records as the contact has roles.
+    assert roles == {
+        ada: {BuyingRole.BUDGET_HOLDER, BuyingRole.INFLUENCER},
+        ben: {BuyingRole.DECISION_MAKER},
+    }
 
 
 def test_it_maps_opportunities_with_stage_amount_and_status(salesforce, globex):

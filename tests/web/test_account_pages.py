@@ -13,8 +13,8 @@ def test_it_shows_what_is_known_about_an_account(in_review, people, as_):
     account.sales_owner = people.sales_member
     account.fit_score = 77
     account.save()
-    ContactFactory(account=account, first_name="Dana", last_name="Cho", buying_role="champion")
-    ContactFactory(account=account, first_name="Eli", last_name="Ng", buying_role="decision_maker")
+    ContactFactory(account=account, first_name="Dana", last_name="Cho", roles=["champion"])
+    ContactFactory(account=account, first_name="Eli", last_name="Ng", roles=["decision_maker"])
     Opportunity.objects.create(account=account, name="Pilot", amount=50000, stage="Proposal")
     Opportunity.objects.create(account=account, name="Old deal", status="won")
     Activity.objects.create(
@@ -70,3 +70,21 @@ def test_it_offers_people_on_a_side_to_nominate_the_account(the_cycle, account, 
     link = f'href="/cycles/{the_cycle.pk}/nominate/?account={account.pk}"'
     assert link in as_(people.sales_member).get(url).content.decode()
     assert link not in as_(people.ops).get(url).content.decode()
+
+
+def test_a_contact_in_two_roles_is_listed_under_each_and_counted_once(people, as_):
+    account = AccountFactory(name="Globex", domain="globex.example")
+    ContactFactory(account=account, first_name="Ada", last_name="L", roles=["budget_holder"])
+    ContactFactory(
+        account=account, first_name="Ben", last_name="K", roles=["champion", "decision_maker"]
+    )
+    ContactFactory(account=account, first_name="Cleo", last_name="M")
+
+    page = as_(people.sales_member).get(reverse("accounts_app:account", args=[account.pk]))
+    contacts = page.content.decode()
+    contacts = contacts[contacts.index('id="contacts"') :]
+
+    assert contacts.count("Ben K") == 2
+    assert contacts.index("Decision maker") < contacts.index("Champion") < contacts.index("Unknown")
+    assert "Cleo M" in contacts[contacts.index("Unknown") :]
+    assert '<span class="badge rounded-pill text-bg-light border">3</span>' in contacts

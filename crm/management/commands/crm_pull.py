@@ -15,7 +15,7 @@ from crm.pull import services
 
 
 class Command(BaseCommand):
-    help = "Read companies, contacts, deals and sales activities from the CRM now."
+    help = "Read companies, contacts, deals and activities (both funnels) from the CRM now."
 
     def add_arguments(self, parser):
         parser.add_argument(
@@ -65,6 +65,7 @@ class Command(BaseCommand):
                 f"  {object_type}: {counts['read']} read, {counts['created']} created, "
                 f"{counts['updated']} updated, {counts['skipped']} skipped, "
                 f"{counts['failed']} failed"
+                + (f", {counts['touches']} marketing touches" if counts.get("touches") else "")
             )
         if run.detail.get("busy"):
             self.stdout.write(

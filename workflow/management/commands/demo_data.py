@@ -34,6 +34,7 @@ from accounts_app.models import (
     ActivityKind,
     BuyingRole,
     Contact,
+    ContactRole,
     Opportunity,
     OpportunityStatus,
 )
@@ -111,6 +112,8 @@ MARKETING_ACTIVITIES = (
     ActivityKind.AD_CLICK,
     ActivityKind.EVENT,
     ActivityKind.FORM_FILL,
+    ActivityKind.EMAIL_CLICK,
+    ActivityKind.CAMPAIGN_RESPONSE,
 )
 REASONS = [
     "they are replacing their current vendor this year",
@@ -315,7 +318,7 @@ class Demo:
             BuyingRole.BLOCKER: "IT Security Lead",
             BuyingRole.LEGAL_AND_COMPLIANCE: "General Counsel",
         }
-        contacts, opportunities, activities = [], [], []
+        contacts, roles_of, opportunities, activities = [], [], [], []
         ranked = sorted(self.all_accounts, key=lambda a: (-(a.fit_score or 0), a.pk))
         for i, account in enumerate(ranked[:90]):
             for role in rng.sample(roles, rng.randint(1, 4)):
@@ -327,12 +330,15 @@ class Demo:
                         last_name=la,
                         email=f"{slug(f)}.{slug(la)}.{role.value[:4]}@{account.domain}",
                         title=titles[role],
-                        buying_role=role,
                         last_engaged_at=now - dt.timedelta(days=rng.randint(0, 60))
                         if rng.random() < 0.7
                         else None,
                     )
                 )
+                # About one in four sits on the committee twice (a CFO who is also the
+                # executive sponsor): coverage counts them in each role.
+                second = rng.choice(roles) if rng.random() < 0.25 else role
+                roles_of.append(list(dict.fromkeys([role, second])))
             if i % 3 == 0:
                 status = rng.choice(list(OpportunityStatus))
                 opportunities.append(
@@ -360,6 +366,11 @@ class Demo:
                     )
                 )
         Contact.objects.bulk_create(contacts)
+        ContactRole.objects.bulk_create(
+            ContactRole(contact=contact, role=role)
+            for contact, held in zip(contacts, roles_of, strict=True)
+            for role in held
+        )
         Opportunity.objects.bulk_create(opportunities)
         Activity.objects.bulk_create(activities)
 
