@@ -63,6 +63,7 @@ User = get_user_model()
 method_decorator_get = method_decorator(require_GET)
 method_decorator_post = method_decorator(require_POST)
 PROBLEMS_PER_PAGE = 100
+MAX_ID = 2**63 - 1  # the largest id PostgreSQL's bigint holds; beyond it, no import
 RECENT_IMPORTS = 10
 
 
@@ -239,9 +240,11 @@ class AccountAdmin(ServiceErrorsMixin, ExportMixin, admin.ModelAdmin):
 
     def _own_import(self, request, pk) -> AccountImport:
         """The person's own import; anyone else's, like one that does not exist, is not found."""
-        account_import = (
-            AccountImport.objects.defer("data").filter(pk=pk, uploaded_by=request.user).first()
-        )
+        account_import = None
+        if 0 < pk <= MAX_ID:
+            account_import = (
+                AccountImport.objects.defer("data").filter(pk=pk, uploaded_by=request.user).first()
+            )
         if account_import is None:
             raise Http404("There is no such import.")
         return account_import
@@ -323,7 +326,7 @@ class AccountAdmin(ServiceErrorsMixin, ExportMixin, admin.ModelAdmin):
         replayed form answers 400 (404 for someone else's import) and imports nothing."""
         self._importer(request)
         raw_id = request.POST.get("import_id", "")
-        if not raw_id.isascii() or not raw_id.isdigit():
+        if not (raw_id.isascii() and raw_id.isdigit() and len(raw_id) <= len(str(MAX_ID))):
             return HttpResponseBadRequest("That is not an import.")
         account_import = self._own_import(request, int(raw_id))
         try:

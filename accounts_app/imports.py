@@ -25,6 +25,7 @@ from decimal import Decimal, InvalidOperation
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import DEFAULT_DB_ALIAS, IntegrityError, connection, connections, transaction
+from django.template.defaultfilters import filesizeformat
 from django.utils import timezone
 
 from accounts_app.countries import country_code
@@ -389,10 +390,6 @@ def can_import(user) -> bool:
     return bool(user and user.is_active and user.has_perms(IMPORT_PERMISSIONS))
 
 
-def _megabytes(size: int) -> str:
-    return f"{size / 2**20:.1f} MB"
-
-
 def account_import_create(*, file, by) -> AccountImport:
     """Store an uploaded file and queue its check. `file` is an UploadedFile (or any object
     with `name`, `size` and `chunks()`)."""
@@ -401,8 +398,8 @@ def account_import_create(*, file, by) -> AccountImport:
     limit = settings.ACCOUNT_IMPORT_MAX_BYTES
     if file.size > limit:
         raise Invalid(
-            f"This file is {_megabytes(file.size)}; at most {_megabytes(limit)} can be imported "
-            "at once. Split it into smaller files and import them one after the other.",
+            f"This file is {filesizeformat(file.size)}; at most {filesizeformat(limit)} can be "
+            "imported at once. Split it into smaller files and import them one after the other.",
             field="import_file",
         )
     if not file.size:

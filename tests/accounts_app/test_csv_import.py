@@ -8,83 +8,12 @@ import csv
 import io
 
 import pytest
-from django.core.files.uploadedfile import SimpleUploadedFile
 
-from accounts_app.models import Account, AccountImport, IcpState, IcpVersion, ImportState, Source
+from accounts_app.models import Account, AccountImport, ImportState, Source
+from tests.accounts_app.csv_import import EXPORT_URL, HEADER, IMPORT_URL
 from tests.factories import AccountFactory, person
-from workflow.services import person_set_role
-
-IMPORT_URL = "/admin/accounts_app/account/import/"
-CONFIRM_URL = "/admin/accounts_app/account/import/confirm/"
-EXPORT_URL = "/admin/accounts_app/account/export/"
-HEADER = (
-    "name,domain,industry,employee_count,annual_revenue,country,region,"
-    "sales_owner,marketing_owner,parent_domain\n"
-)
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def ops(client):
-    """An ops person as `accord_user --side ops` makes them, signed in."""
-    user, _ = person_set_role(username="opal", role="ops")
-    client.force_login(user)
-    return client
-
-
-@pytest.fixture
-def owners():
-    person("sam", side="sales", email="sam@corp.example")
-    person("mia", side="marketing")
-
-
-@pytest.fixture
-def icp():
-    return IcpVersion.objects.create(
-        number=1,
-        name="Mid-size software in Europe",
-        state=IcpState.EFFECTIVE,
-        criteria={
-            "industries": {"values": ["Software"], "weight": 50},
-            "regions": {"values": ["EMEA"], "weight": 50},
-        },
-    )
-
-
-@pytest.fixture
-def upload(django_capture_on_commit_callbacks):
-    def upload(client, text, *, encoding="utf-8", name="accounts.csv"):
-        """The first step: the file is stored and checked, nothing is saved. Returns the
-        page shown after the upload (the check has run)."""
-        data = text if isinstance(text, bytes) else text.encode(encoding)
-        with django_capture_on_commit_callbacks(execute=True):
-            response = client.post(
-                IMPORT_URL, {"import_file": SimpleUploadedFile(name, data, "text/csv")}
-            )
-        if response.status_code != 302:
-            return response
-        return client.get(response["Location"])
-
-    return upload
-
-
-@pytest.fixture
-def confirm(django_capture_on_commit_callbacks):
-    def confirm(client, preview, *, valid_rows_only: bool = False, choice=None):
-        """Press the preview's button; returns the page after the import (it has run)."""
-        account_import = preview.context["account_import"]
-        data = {
-            "import_id": str(account_import.pk),
-            "choice": choice or ("valid" if valid_rows_only else "all"),
-        }
-        with django_capture_on_commit_callbacks(execute=True):
-            response = client.post(CONFIRM_URL, data)
-        if response.status_code != 302:
-            return response
-        return client.get(response["Location"])
-
-    return confirm
 
 
 def test_it_imports_a_clean_file_after_a_preview(ops, owners, icp, upload, confirm):
