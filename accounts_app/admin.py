@@ -35,6 +35,7 @@ from accounts_app.imports import (
 from accounts_app.models import (
     Account,
     AccountImport,
+    AccountImportProblem,
     Activity,
     Contact,
     ContactRole,
@@ -172,7 +173,8 @@ class AccountAdmin(ServiceErrorsMixin, ExportMixin, admin.ModelAdmin):
     # The export is django-import-export's; the import is Accord's own (accounts_app.imports).
     resource_classes = [AccountResource]
     export_formats = [CSV]
-    change_list_template = "admin/accounts_app/account/change_list.html"
+    # The list's "Import" and "Export" buttons; the import's URL is this admin's own.
+    import_export_change_list_template = "admin/import_export/change_list_import_export.html"
 
     def get_queryset(self, request):
         return super().get_queryset(request).select_related("sales_owner", "marketing_owner")
@@ -339,6 +341,56 @@ class AccountAdmin(ServiceErrorsMixin, ExportMixin, admin.ModelAdmin):
             account_import.refresh_from_db()
             return self._status_page(request, account_import, status=400, error=error.message)
         return redirect("admin:accounts_app_account_import_status", account_import.pk)
+
+
+class AccountImportProblemInline(ViewOnlyInline):
+    model = AccountImportProblem
+    fields = ("line", "column", "message")
+
+
+@admin.register(AccountImport)
+class AccountImportAdmin(ViewOnlyMixin, admin.ModelAdmin):
+    """The history of CSV imports, read-only; each person sees their own (superusers all).
+    The import itself happens on the import page (AccountAdmin.import_view)."""
+
+    list_display = (
+        "pk",
+        "file_name",
+        "state",
+        "rows",
+        "new",
+        "updated",
+        "unchanged",
+        "error_rows",
+        "uploaded_by",
+        "created_at",
+    )
+    list_filter = ("state",)
+    search_fields = ("file_name",)
+    list_select_related = ("uploaded_by",)
+    exclude = ("data",)
+    inlines = (AccountImportProblemInline,)
+
+    def get_queryset(self, request):
+        queryset = super().get_queryset(request).defer("data")
+        return queryset if request.user.is_superuser else queryset.filter(uploaded_by=request.user)
+
+
+@admin.register(AccountImportProblem)
+class AccountImportProblemAdmin(ViewOnlyMixin, admin.ModelAdmin):
+    list_display = ("account_import", "line", "column", "message")
+
+    def get_queryset(self, request):
+        # Never the files' bytes, which may be megabytes each.
+        queryset = (
+            super()
+            .get_queryset(request)
+            .select_related("account_import")
+            .defer("account_import__data")
+        )
+        if request.user.is_superuser:
+            return queryset
+        return queryset.filter(account_import__uploaded_by=request.user)
 
 
 class ContactRoleInline(admin.TabularInline):
