@@ -408,17 +408,32 @@ def account_import_create(*, file, by) -> AccountImport:
             field="import_file",
         )
     data = b"".join(file.chunks())
+    binary = connection.vendor == "postgresql"
     with transaction.atomic():
         account_import = AccountImport.objects.create(
             uploaded_by=by,
             file_name=(file.name or "accounts.csv")[:255],
             size=len(data),
-            data=data,
+            data=b"" if binary else data,
             heartbeat_at=timezone.now(),
         )
+        if binary:
+            _write_file(account_import.pk, data)
         pk = account_import.pk
         transaction.on_commit(lambda: _queue("check", pk))
     return account_import
+
+
+def _write_file(pk: int, data: bytes) -> None:
+    """The file's bytes as a binary parameter, on a psycopg cursor of the same connection and
+    transaction. Django's cursors bind on the client, which sends bytea as hex text: twice the
+    size, and three to four times slower for a file of 10 MB (about 1 s on the benchmark's
+    busy machine, most of the upload request)."""
+    import psycopg
+
+    table = connection.ops.quote_name(AccountImport._meta.db_table)
+    with connection.wrap_database_errors, psycopg.Cursor(connection.connection) as cursor:
+        cursor.execute(f"UPDATE {table} SET data = %b WHERE id = %s", [data, pk])
 
 
 def _queue(step: str, pk: int) -> None:
