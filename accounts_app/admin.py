@@ -279,7 +279,7 @@ class AccountAdmin(ServiceErrorsMixin, ExportMixin, admin.ModelAdmin):
                 else:
                     return redirect("admin:accounts_app_account_import_status", account_import.pk)
             status = 400
-        elif request.method != "GET":
+        elif request.method not in ("GET", "POST"):
             return HttpResponseBadRequest("Upload a file with POST.")
         recent = AccountImport.objects.defer("data").filter(uploaded_by=request.user)
         return TemplateResponse(

@@ -390,18 +390,21 @@ def can_import(user) -> bool:
     return bool(user and user.is_active and user.has_perms(IMPORT_PERMISSIONS))
 
 
+def too_large(size: int) -> str:
+    limit = settings.ACCOUNT_IMPORT_MAX_BYTES
+    return (
+        f"This file is {filesizeformat(size)}; at most {filesizeformat(limit)} can be imported "
+        "at once. Split it into smaller files and import them one after the other."
+    )
+
+
 def account_import_create(*, file, by) -> AccountImport:
     """Store an uploaded file and queue its check. `file` is an UploadedFile (or any object
     with `name`, `size` and `chunks()`)."""
     if not can_import(by):
         raise NotAllowed("Only revenue operations can import accounts.")
-    limit = settings.ACCOUNT_IMPORT_MAX_BYTES
-    if file.size > limit:
-        raise Invalid(
-            f"This file is {filesizeformat(file.size)}; at most {filesizeformat(limit)} can be "
-            "imported at once. Split it into smaller files and import them one after the other.",
-            field="import_file",
-        )
+    if file.size > settings.ACCOUNT_IMPORT_MAX_BYTES:
+        raise Invalid(too_large(file.size), field="import_file")
     if not file.size:
         raise Invalid(
             "The file is empty: it needs a header line and a line per account.",
