@@ -61,8 +61,8 @@ from workflow.roles import Side
 
 User = get_user_model()
 
-method_decorator_get = method_decorator(require_GET)
-method_decorator_post = method_decorator(require_POST)
+get_only = method_decorator(require_GET)
+post_only = method_decorator(require_POST)
 PROBLEMS_PER_PAGE = 100
 MAX_ID = 2**63 - 1  # the largest id PostgreSQL's bigint holds; beyond it, no import
 RECENT_IMPORTS = 10
@@ -312,17 +312,17 @@ class AccountAdmin(ServiceErrorsMixin, ExportMixin, admin.ModelAdmin):
             status=status,
         )
 
-    @method_decorator_get
+    @get_only
     def import_status_view(self, request, pk):
         self._importer(request)
         return self._status_page(request, self._own_import(request, pk))
 
-    @method_decorator_get
+    @get_only
     def import_progress_view(self, request, pk):
         self._importer(request)
         return JsonResponse(import_progress(self._own_import(request, pk)))
 
-    @method_decorator_post
+    @post_only
     def import_confirm_view(self, request):
         """The confirmation: its hidden fields are checked like any other input, so a forged or
         replayed form answers 400 (404 for someone else's import) and imports nothing."""
