@@ -1,28 +1,41 @@
 """The admin of accounts and what is known about them, for revenue operations.
 
 Accounts are saved through accounts_app.services (normalised domain, fit score against the
-effective profile), one by one or from a CSV file (django-import-export, see
-accounts_app.resources): the file is checked first and previewed; a file with errors imports
-nothing unless ops choose to import its valid rows only. See workflow/admin.py for who may do
-what here.
+effective profile), one by one or from a CSV file (accounts_app.imports): the file is stored
+and checked in a Celery task while the page shows the progress, then previewed with its counts
+and every problem by line and column; a file with errors imports nothing unless ops choose to
+import its valid rows only; the import runs in a task too. The export is django-import-export's
+(accounts_app.resources). See workflow/admin.py for who may do what here.
 """
 
 from django import forms
-from django.contrib import admin, messages
+from django.conf import settings
+from django.contrib import admin
 from django.contrib.auth import get_user_model
-from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
-from django.http import HttpResponseRedirect
-from django.urls import reverse
-from import_export.admin import ImportExportMixin
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.paginator import Paginator
+from django.http import Http404, HttpResponseBadRequest, JsonResponse
+from django.shortcuts import redirect
+from django.template.response import TemplateResponse
+from django.urls import path
+from django.utils.decorators import method_decorator
+from django.views.decorators.http import require_GET, require_POST
+from import_export.admin import ExportMixin
 from import_export.formats.base_formats import CSV
-from import_export.forms import ConfirmImportForm
-from import_export.results import RowResult
 
 from accounts_app.countries import country_code
 from accounts_app.domains import normalise_domain
-from accounts_app.imports import COLUMNS, EXPORT_ONLY_COLUMNS
+from accounts_app.imports import (
+    COLUMNS,
+    EXPORT_ONLY_COLUMNS,
+    account_import_confirm,
+    account_import_create,
+    can_import,
+)
 from accounts_app.models import (
     Account,
+    AccountImport,
+    AccountImportProblem,
     Activity,
     Contact,
     ContactRole,
@@ -30,9 +43,11 @@ from accounts_app.models import (
     IcpSignOff,
     IcpState,
     IcpVersion,
+    ImportChoice,
+    ImportState,
     Opportunity,
 )
-from accounts_app.resources import AccountResource, LineNumberedCSV, line_of
+from accounts_app.resources import AccountResource
 from accounts_app.scoring import validate_criteria
 from accounts_app.services import (
     ACCOUNT_FIELDS,
@@ -42,35 +57,38 @@ from accounts_app.services import (
     icp_version_submit,
 )
 from workflow.admin import ServiceErrorsMixin, ViewOnlyInline, ViewOnlyMixin, run_for_each
-from workflow.errors import Invalid
+from workflow.errors import DomainError, Invalid
 from workflow.roles import Side
 from workflow.text import single_line
 
 User = get_user_model()
 
-# Messages listing a file's problems stop after this many lines.
-MAX_ERROR_MESSAGES = 30
+get_only = method_decorator(require_GET)
+post_only = method_decorator(require_POST)
+PROBLEMS_PER_PAGE = 100
+MAX_ID = 2**63 - 1  # the largest id PostgreSQL's bigint holds; beyond it, no import
+RECENT_IMPORTS = 10
 
 
-def import_error_lines(result) -> list[str]:
-    """Every problem of an import, as "line 7, column employee_count: …" (header = line 1)."""
-    lines = [str(error.error) for error in result.base_errors]
-    for row in result.invalid_rows:
-        line = line_of(result, row.number)
-        for column, problems in row.error_dict.items():
-            where = f"line {line}"
-            if column != NON_FIELD_ERRORS:
-                where += f", column {column}"
-            lines.extend(f"{where}: {problem}" for problem in problems)
-    for row in result.error_rows:
-        for error in row.errors:
-            lines.append(f"line {line_of(result, row.number)}: could not be saved ({error.error}).")
-    return lines
+class AccountImportForm(forms.Form):
+    import_file = forms.FileField(label="CSV file")
 
 
-class AccountConfirmImportForm(ConfirmImportForm):
-    # Set by the "import the valid rows only" button of a file with errors.
-    valid_rows_only = forms.BooleanField(required=False)
+def import_progress(account_import: AccountImport) -> dict:
+    """What the import page's script updates."""
+    return {
+        "id": account_import.pk,
+        "state": account_import.state,
+        "state_label": account_import.get_state_display(),
+        "active": account_import.is_active,
+        "done": account_import.done,
+        "total": account_import.total,
+        "percent": account_import.percent,
+        "new": account_import.new,
+        "updated": account_import.updated,
+        "unchanged": account_import.unchanged,
+        "error_rows": account_import.error_rows,
+    }
 
 
 class FitScoreFilter(admin.SimpleListFilter):
@@ -146,7 +164,7 @@ class OpportunityInline(ViewOnlyInline):
 
 
 @admin.register(Account)
-class AccountAdmin(ServiceErrorsMixin, ImportExportMixin, admin.ModelAdmin):
+class AccountAdmin(ServiceErrorsMixin, ExportMixin, admin.ModelAdmin):
     form = AccountAdminForm
     list_display = (
         "name",
@@ -167,12 +185,11 @@ class AccountAdmin(ServiceErrorsMixin, ImportExportMixin, admin.ModelAdmin):
     autocomplete_fields = ("parent",)
     inlines = (ContactInline, OpportunityInline)
 
-    # Import and export (django-import-export).
+    # The export is django-import-export's; the import is Accord's own (accounts_app.imports).
     resource_classes = [AccountResource]
-    import_formats = [LineNumberedCSV]
     export_formats = [CSV]
-    confirm_form_class = AccountConfirmImportForm
-    import_template_name = "admin/accounts_app/account/import.html"
+    # The list's "Import" and "Export" buttons; the import's URL is this admin's own.
+    import_export_change_list_template = "admin/import_export/change_list_import_export.html"
 
     def get_queryset(self, request):
         return super().get_queryset(request).select_related("sales_owner", "marketing_owner")
@@ -201,76 +218,194 @@ class AccountAdmin(ServiceErrorsMixin, ImportExportMixin, admin.ModelAdmin):
     # --- Import -------------------------------------------------------------------------
 
     def has_import_permission(self, request):
-        return request.user.has_perms(["accounts_app.add_account", "accounts_app.change_account"])
+        return can_import(request.user)
 
     def has_export_permission(self, request):
         return request.user.has_perm("accounts_app.view_account")
 
-    def get_import_context_data(self, **kwargs):
+    def changelist_view(self, request, extra_context=None):
+        extra_context = {**(extra_context or {}), "has_import_permission": can_import(request.user)}
+        return super().changelist_view(request, extra_context)
+
+    def get_urls(self):
+        def view(function):
+            return self.admin_site.admin_view(function)
+
+        return [
+            path("import/", view(self.import_view), name="accounts_app_account_import"),
+            path(
+                "import/confirm/",
+                view(self.import_confirm_view),
+                name="accounts_app_account_import_confirm",
+            ),
+            path(
+                "import/<int:pk>/",
+                view(self.import_status_view),
+                name="accounts_app_account_import_status",
+            ),
+            path(
+                "import/<int:pk>/progress/",
+                view(self.import_progress_view),
+                name="accounts_app_account_import_progress",
+            ),
+            *super().get_urls(),
+        ]
+
+    def _importer(self, request) -> None:
+        if not can_import(request.user):
+            raise PermissionDenied
+
+    def _own_import(self, request, pk) -> AccountImport:
+        """The person's own import; anyone else's, like one that does not exist, is not found."""
+        account_import = None
+        if 0 < pk <= MAX_ID:
+            account_import = (
+                AccountImport.objects.defer("data").filter(pk=pk, uploaded_by=request.user).first()
+            )
+        if account_import is None:
+            raise Http404("There is no such import.")
+        return account_import
+
+    def _context(self, request, **extra):
         return {
-            **super().get_import_context_data(**kwargs),
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "title": "Import accounts",
             "import_columns": COLUMNS,
             "ignored_columns": EXPORT_ONLY_COLUMNS,
+            "max_megabytes": settings.ACCOUNT_IMPORT_MAX_BYTES // 2**20,
+            **extra,
         }
 
-    def import_action(self, request, **kwargs):
-        """The checked preview. A file with errors lists them by line and column and offers
-        to import its valid rows only; otherwise it imports nothing."""
-        response = super().import_action(request, **kwargs)
-        context = getattr(response, "context_data", None)
-        result = context.get("result") if context else None
-        if result is not None:
-            valid = [r for r in result.valid_rows() if r.import_type != RowResult.IMPORT_TYPE_SKIP]
-            context["error_lines"] = import_error_lines(result)
-            context["valid_count"] = len(valid)
-            if result.has_validation_errors() and not result.has_errors() and valid:
-                context["confirm_form"] = self.create_confirm_form(
-                    request, import_form=context["form"]
-                )
-        return response
-
-    def process_dataset(self, dataset, form, request, **kwargs):
-        """The real import. Unless ops chose the valid rows only, any row with an error rolls
-        the whole file back."""
-        valid_only = bool(form.cleaned_data.get("valid_rows_only"))
-        result = super().process_dataset(
-            dataset, form, request, rollback_on_validation_errors=not valid_only, **kwargs
-        )
-        result.accord_valid_rows_only = valid_only
-        return result
-
-    def process_result(self, result, request):
-        problems = import_error_lines(result)
-        rolled_back = result.has_errors() or (
-            result.has_validation_errors() and not result.accord_valid_rows_only
-        )
-        if rolled_back:
-            messages.error(request, "Nothing was imported: the file has errors.")
-            self._list_problems(request, problems, messages.error)
-            return HttpResponseRedirect(reverse("admin:accounts_app_account_import"))
-        response = super().process_result(result, request)
-        if problems:
-            messages.warning(
-                request,
-                f"{len(result.invalid_rows)} row(s) with errors were left out, as you chose:",
-            )
-            self._list_problems(request, problems, messages.warning)
-        return response
-
-    def _list_problems(self, request, problems, level):
-        for line in problems[:MAX_ERROR_MESSAGES]:
-            level(request, line)
-        if len(problems) > MAX_ERROR_MESSAGES:
-            level(request, f"… and {len(problems) - MAX_ERROR_MESSAGES} more.")
-
-    def add_success_message(self, result, request):
-        totals = result.totals
-        messages.success(
+    def import_view(self, request):
+        """The upload: the file is stored and its check queued; the import's page follows."""
+        self._importer(request)
+        status = 200
+        form = AccountImportForm()
+        if request.method == "POST":
+            form = AccountImportForm(request.POST, request.FILES)
+            if form.is_valid():
+                try:
+                    account_import = account_import_create(
+                        file=form.cleaned_data["import_file"], by=request.user
+                    )
+                except DomainError as error:
+                    form.add_error("import_file", error.message)
+                else:
+                    return redirect("admin:accounts_app_account_import_status", account_import.pk)
+            status = 400
+        elif request.method not in ("GET", "POST"):
+            return HttpResponseBadRequest("Upload a file with POST.")
+        recent = AccountImport.objects.defer("data").filter(uploaded_by=request.user)
+        return TemplateResponse(
             request,
-            f"Import finished: {totals[RowResult.IMPORT_TYPE_NEW]} new account(s), "
-            f"{totals[RowResult.IMPORT_TYPE_UPDATE]} updated, "
-            f"{totals[RowResult.IMPORT_TYPE_SKIP]} unchanged.",
+            "admin/accounts_app/account/import.html",
+            self._context(request, form=form, recent=recent[:RECENT_IMPORTS]),
+            status=status,
         )
+
+    def _status_page(self, request, account_import, *, status=200, error=""):
+        problems = Paginator(account_import.problems.all(), PROBLEMS_PER_PAGE).get_page(
+            request.GET.get("page")
+        )
+        valid_count = account_import.new + account_import.updated + account_import.unchanged
+        return TemplateResponse(
+            request,
+            "admin/accounts_app/account/import_status.html",
+            self._context(
+                request,
+                title=f"Import of {account_import.file_name}",
+                account_import=account_import,
+                progress=import_progress(account_import),
+                problems=problems,
+                error_lines=[str(problem) for problem in problems.object_list],
+                valid_count=valid_count,
+                choices=ImportChoice,
+                states=ImportState,
+                error=error,
+            ),
+            status=status,
+        )
+
+    @get_only
+    def import_status_view(self, request, pk):
+        self._importer(request)
+        return self._status_page(request, self._own_import(request, pk))
+
+    @get_only
+    def import_progress_view(self, request, pk):
+        self._importer(request)
+        return JsonResponse(import_progress(self._own_import(request, pk)))
+
+    @post_only
+    def import_confirm_view(self, request):
+        """The confirmation: its hidden fields are checked like any other input, so a forged or
+        replayed form answers 400 (404 for someone else's import) and imports nothing."""
+        self._importer(request)
+        raw_id = request.POST.get("import_id", "")
+        if not (raw_id.isascii() and raw_id.isdigit() and len(raw_id) <= len(str(MAX_ID))):
+            return HttpResponseBadRequest("That is not an import.")
+        account_import = self._own_import(request, int(raw_id))
+        try:
+            account_import_confirm(
+                account_import=account_import,
+                by=request.user,
+                choice=request.POST.get("choice", ""),
+            )
+        except DomainError as error:
+            account_import.refresh_from_db()
+            return self._status_page(request, account_import, status=400, error=error.message)
+        return redirect("admin:accounts_app_account_import_status", account_import.pk)
+
+
+class AccountImportProblemInline(ViewOnlyInline):
+    model = AccountImportProblem
+    fields = ("line", "column", "message")
+
+
+@admin.register(AccountImport)
+class AccountImportAdmin(ViewOnlyMixin, admin.ModelAdmin):
+    """The history of CSV imports, read-only; each person sees their own (superusers all).
+    The import itself happens on the import page (AccountAdmin.import_view)."""
+
+    list_display = (
+        "pk",
+        "file_name",
+        "state",
+        "rows",
+        "new",
+        "updated",
+        "unchanged",
+        "error_rows",
+        "uploaded_by",
+        "created_at",
+    )
+    list_filter = ("state",)
+    search_fields = ("file_name",)
+    list_select_related = ("uploaded_by",)
+    exclude = ("data",)
+    inlines = (AccountImportProblemInline,)
+
+    def get_queryset(self, request):
+        queryset = super().get_queryset(request).defer("data")
+        return queryset if request.user.is_superuser else queryset.filter(uploaded_by=request.user)
+
+
+@admin.register(AccountImportProblem)
+class AccountImportProblemAdmin(ViewOnlyMixin, admin.ModelAdmin):
+    list_display = ("account_import", "line", "column", "message")
+
+    def get_queryset(self, request):
+        # Never the files' bytes, which may be megabytes each.
+        queryset = (
+            super()
+            .get_queryset(request)
+            .select_related("account_import")
+            .defer("account_import__data")
+        )
+        if request.user.is_superuser:
+            return queryset
+        return queryset.filter(account_import__uploaded_by=request.user)
 
 
 class ContactRoleInline(admin.TabularInline):

@@ -303,3 +303,92 @@ class IcpEvent(AgreementEvent):
 
     class Meta(AgreementEvent.Meta):
         verbose_name = "ICP event"
+
+
+class ImportState(models.TextChoices):
+    CHECKING = "checking", "Checking"
+    CHECKED = "checked", "Checked, waiting for confirmation"
+    IMPORTING = "importing", "Importing"
+    DONE = "done", "Imported"
+    FAILED = "failed", "Not imported"
+
+
+ACTIVE_IMPORT_STATES = (ImportState.CHECKING, ImportState.IMPORTING)
+
+
+class ImportChoice(models.TextChoices):
+    ALL = "all", "Import the file"
+    VALID_ROWS_ONLY = "valid", "Import the valid rows only"
+
+
+class AccountImport(models.Model):
+    """A CSV file of accounts that ops uploaded, stored with its check and import.
+
+    The file's bytes are kept in the database, not on a disk, so that a worker on another
+    machine reads exactly what was uploaded (web and workers share only PostgreSQL and Redis).
+    See accounts_app.imports for the steps.
+    """
+
+    uploaded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    file_name = models.CharField(max_length=255)
+    size = models.PositiveIntegerField(help_text="Bytes.")
+    data = models.BinaryField(editable=False)
+    encoding = models.CharField(max_length=20, blank=True)
+    state = models.CharField(
+        max_length=10, choices=ImportState.choices, default=ImportState.CHECKING
+    )
+    choice = models.CharField(max_length=10, choices=ImportChoice.choices, blank=True)
+    # Progress of the current step (checking, then importing): rows done of rows to do.
+    done = models.PositiveIntegerField(default=0)
+    total = models.PositiveIntegerField(default=0)
+    # What the check found, and once imported what the import did.
+    rows = models.PositiveIntegerField(default=0)
+    new = models.PositiveIntegerField(default=0)
+    updated = models.PositiveIntegerField(default=0)
+    unchanged = models.PositiveIntegerField(default=0)
+    error_rows = models.PositiveIntegerField(default=0)
+    message = models.TextField(blank=True, help_text="Why the file was not imported.")
+    # Each run of a step takes the next attempt number; a run that finds a later number has been
+    # replaced (its worker was thought dead) and writes nothing more.
+    attempts = models.PositiveSmallIntegerField(default=0)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    check_started_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        indexes = [models.Index(fields=["state", "heartbeat_at"])]
+
+    def __str__(self) -> str:
+        return f"Import #{self.pk} ({self.file_name})"
+
+    @property
+    def percent(self) -> int:
+        if self.state in (ImportState.DONE, ImportState.CHECKED):
+            return 100
+        return min(100, self.done * 100 // self.total) if self.total else 0
+
+    @property
+    def is_active(self) -> bool:
+        return self.state in ACTIVE_IMPORT_STATES
+
+
+class AccountImportProblem(models.Model):
+    """One problem of one row of an import's file: "line 7, column employee_count: …"."""
+
+    account_import = models.ForeignKey(
+        AccountImport, on_delete=models.CASCADE, related_name="problems"
+    )
+    line = models.PositiveIntegerField()
+    column = models.CharField(max_length=50, blank=True)  # "" for the row as a whole
+    message = models.TextField()
+
+    class Meta:
+        ordering = ["pk"]
+
+    def __str__(self) -> str:
+        where = f"line {self.line}" + (f", column {self.column}" if self.column else "")
+        return f"{where}: {self.message}"

@@ -122,7 +122,7 @@ def account_update(*, account: Account, by, **fields) -> Account:
     with transaction.atomic():
         account.save()
         # New owners reach the account's entries on open lists, and the CRM: same transaction.
-        hooks.account_changed.send(sender=Account, account=account)
+        hooks.accounts_changed.send(sender=Account, accounts=[account])
     return account
 
 

@@ -1,9 +1,44 @@
-"""Celery entry points of accounts_app: load by id, call the service."""
+"""Celery entry points of accounts_app: thin, they take an id and call a service (the CSV
+import's steps in accounts_app.imports, the rescoring in accounts_app.services). With acks_late
+and reject_on_worker_lost (config/settings.py) a task whose worker dies goes back to the queue
+and runs again; the attempt guard of each import step makes a second run take over."""
 
 from celery import shared_task
 
+LATE = {"acks_late": True}
 
-@shared_task(acks_late=True)
+
+@shared_task(**LATE)
+def check_account_import(import_id: int) -> int:
+    from accounts_app.imports import account_import_check
+    from accounts_app.models import AccountImport
+
+    account_import = AccountImport.objects.defer("data").filter(pk=import_id).first()
+    if account_import is not None:
+        account_import_check(account_import=account_import)
+    return import_id
+
+
+@shared_task(**LATE)
+def run_account_import(import_id: int) -> int:
+    from accounts_app.imports import account_import_run
+    from accounts_app.models import AccountImport
+
+    account_import = AccountImport.objects.defer("data").filter(pk=import_id).first()
+    if account_import is not None:
+        account_import_run(account_import=account_import)
+    return import_id
+
+
+@shared_task(**LATE)
+def resume_account_imports() -> int:
+    """Beat, every 5 minutes: checks and imports that stopped without finishing."""
+    from accounts_app.imports import account_imports_resume
+
+    return account_imports_resume()
+
+
+@shared_task(**LATE)
 def accounts_rescore(icp_version_id: int) -> int:
     """Rescore every account against a profile that took effect. Rerunning it (a worker that
     died half-way) is harmless: it only writes the scores that differ."""

@@ -396,3 +396,16 @@ SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"].update(
         "CrmBackendEnum": "crm.models.Backend",
     }
 )
+
+# The CSV import of accounts (accounts_app.imports): the largest file ops may upload (the file
+# is kept in the database with its import), rows per batch, how long a check or an import may
+# show no progress before account_imports_resume queues it again, and how many runs of a step
+# may stop without finishing before the import is given up.
+ACCOUNT_IMPORT_MAX_BYTES = env.int("ACCOUNT_IMPORT_MAX_BYTES", default=30 * 2**20)
+ACCOUNT_IMPORT_BATCH_SIZE = env.int("ACCOUNT_IMPORT_BATCH_SIZE", default=2000)
+ACCOUNT_IMPORT_STALE_SECONDS = env.int("ACCOUNT_IMPORT_STALE_SECONDS", default=600)
+ACCOUNT_IMPORT_MAX_ATTEMPTS = env.int("ACCOUNT_IMPORT_MAX_ATTEMPTS", default=3)
+CELERY_BEAT_SCHEDULE["accounts-resume-imports"] = {
+    "task": "accounts_app.tasks.resume_account_imports",
+    "schedule": 5 * 60,
+}

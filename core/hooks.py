@@ -4,12 +4,13 @@ its receivers in its AppConfig.ready(); a receiver's error propagates and rolls 
 so "the CRM must hear of it" is as atomic as the change itself.
 
 - target_changed(target, nomination): an approved nomination changed the agreed list.
-- account_changed(account): an account's CRM-facing fields (name, domain, owners) changed.
+- accounts_changed(accounts): accounts' CRM-facing fields (name, domain, owners) changed
+  (one edit, or a batch of the CSV import).
 - cycle_closed(cycle): a cycle closed; its accounts may no longer be targets anywhere.
 """
 
 from django.dispatch import Signal
 
 target_changed = Signal()
-account_changed = Signal()
+accounts_changed = Signal()
 cycle_closed = Signal()

@@ -10,5 +10,5 @@ class CrmConfig(AppConfig):
         from crm import receivers
 
         hooks.target_changed.connect(receivers.target_changed, dispatch_uid="crm.target")
-        hooks.account_changed.connect(receivers.account_changed, dispatch_uid="crm.account")
+        hooks.accounts_changed.connect(receivers.accounts_changed, dispatch_uid="crm.accounts")
         hooks.cycle_closed.connect(receivers.cycle_closed, dispatch_uid="crm.cycle_closed")

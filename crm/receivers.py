@@ -10,10 +10,10 @@ def target_changed(sender, *, target, nomination, **kwargs) -> None:
     target_change_record(target=target, nomination=nomination)
 
 
-def account_changed(sender, *, account, **kwargs) -> None:
-    from crm.services import account_changed_record
+def accounts_changed(sender, *, accounts, **kwargs) -> None:
+    from crm.services import accounts_changed_record
 
-    account_changed_record(account=account)
+    accounts_changed_record(accounts=accounts)
 
 
 def cycle_closed(sender, *, cycle, **kwargs) -> None:

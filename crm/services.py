@@ -71,30 +71,44 @@ def account_changed_record(*, account: Account) -> int:
     its CRM record is queued (name and domain go to the CRM too; an edit the CRM does not see
     costs no request, the payload being unchanged). Call inside the transaction that saved the
     account. Returns how many list entries took new owners."""
+    return accounts_changed_record(accounts=[account])
+
+
+def accounts_changed_record(*, accounts) -> int:
+    """account_changed_record for many accounts at once (the CSV import): one query finds
+    which of them are on an open list; only those are written."""
     from workflow.models import CycleState, TargetAccount
 
+    by_id = {account.pk: account for account in accounts}
     entries = list(
         TargetAccount.objects.select_for_update()
-        .filter(account=account, removed_at__isnull=True)
+        .filter(account_id__in=by_id, removed_at__isnull=True)
         .exclude(cycle__state=CycleState.CLOSED)
+        .order_by("account_id", "tier", "pk")
     )
     if not entries:
         return 0
-    owners = (account.sales_owner_id, account.marketing_owner_id)
-    stale = [e for e in entries if (e.sales_owner_id, e.marketing_owner_id) != owners]
     now = timezone.now()
-    for entry in stale:
-        entry.sales_owner_id, entry.marketing_owner_id = owners
-        entry.updated_at = now
+    stale, per_account = [], {}
+    for entry in entries:
+        account = by_id[entry.account_id]
+        owners = (account.sales_owner_id, account.marketing_owner_id)
+        per_account.setdefault(entry.account_id, [[], []])[1].append(entry)
+        if (entry.sales_owner_id, entry.marketing_owner_id) != owners:
+            entry.sales_owner_id, entry.marketing_owner_id = owners
+            entry.updated_at = now
+            stale.append(entry)
+            per_account[entry.account_id][0].append(entry)
     if stale:
         TargetAccount.objects.bulk_update(
             stale, ["sales_owner_id", "marketing_owner_id", "updated_at"]
         )
-    outbox.record(
-        account_id=account.pk,
-        change=OutboxChange.OWNERS_CHANGED if stale else OutboxChange.ACCOUNT_CHANGED,
-        cycle_id=(stale or entries)[0].cycle_id,
-    )
+    for account_id, (account_stale, account_entries) in per_account.items():
+        outbox.record(
+            account_id=account_id,
+            change=OutboxChange.OWNERS_CHANGED if account_stale else OutboxChange.ACCOUNT_CHANGED,
+            cycle_id=(account_stale or account_entries)[0].cycle_id,
+        )
     return len(stale)
 
 

@@ -1,0 +1,72 @@
+"""Fixtures of the CSV import's tests: an ops person signed in, and the two steps of the
+admin's import as ops take them (see tests/accounts_app/csv_import.py)."""
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+
+from accounts_app.models import IcpState, IcpVersion
+from tests.accounts_app.csv_import import CONFIRM_URL, IMPORT_URL
+from tests.factories import person
+from workflow.services import person_set_role
+
+
+@pytest.fixture
+def ops(client):
+    """An ops person as `accord_user --side ops` makes them, signed in."""
+    user, _ = person_set_role(username="opal", role="ops")
+    client.force_login(user)
+    return client
+
+
+@pytest.fixture
+def owners():
+    person("sam", side="sales", email="sam@corp.example")
+    person("mia", side="marketing")
+
+
+@pytest.fixture
+def icp():
+    return IcpVersion.objects.create(
+        number=1,
+        name="Mid-size software in Europe",
+        state=IcpState.EFFECTIVE,
+        criteria={
+            "industries": {"values": ["Software"], "weight": 50},
+            "regions": {"values": ["EMEA"], "weight": 50},
+        },
+    )
+
+
+@pytest.fixture
+def upload(django_capture_on_commit_callbacks):
+    def upload(client, text, *, encoding="utf-8", name="accounts.csv"):
+        """The first step: the file is stored and checked, nothing is saved. Returns the
+        page shown after the upload (the check has run)."""
+        data = text if isinstance(text, bytes) else text.encode(encoding)
+        with django_capture_on_commit_callbacks(execute=True):
+            response = client.post(
+                IMPORT_URL, {"import_file": SimpleUploadedFile(name, data, "text/csv")}
+            )
+        if response.status_code != 302:
+            return response
+        return client.get(response["Location"])
+
+    return upload
+
+
+@pytest.fixture
+def confirm(django_capture_on_commit_callbacks):
+    def confirm(client, preview, *, valid_rows_only: bool = False, choice=None):
+        """Press the preview's button; returns the page after the import (it has run)."""
+        account_import = preview.context["account_import"]
+        data = {
+            "import_id": str(account_import.pk),
+            "choice": choice or ("valid" if valid_rows_only else "all"),
+        }
+        with django_capture_on_commit_callbacks(execute=True):
+            response = client.post(CONFIRM_URL, data)
+        if response.status_code != 302:
+            return response
+        return client.get(response["Location"])
+
+    return confirm
