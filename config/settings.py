@@ -45,6 +45,7 @@ INSTALLED_APPS = [
     "accounts_app",
     "workflow",
     "crm",
+    "coverage",
 ]
 
 MIDDLEWARE = [
