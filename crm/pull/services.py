@@ -22,6 +22,7 @@ from django.db.models import F, Q
 from django.db.models.functions import Greatest
 from django.utils import timezone
 
+from crm import signals
 from crm.adapters import ConfigurationError, CrmError, Deferred, backend_name, get_adapter
 from crm.models import PullCursor, SyncKind, SyncRun, SyncRunError, SyncState, SyncTrigger
 from crm.pull import store
@@ -313,6 +314,7 @@ def pull(
     services._run_finished(
         run, state=stop_state or SyncState.SUCCEEDED, message=stop, detail=detail
     )
+    signals.pull_finished.send(sender=SyncRun, run=run)
     return run
 
 

@@ -6,48 +6,54 @@ is or was on that cycle's list is queued first (removals included), so the CRM e
 the list; accounts whose CRM record is already up to date cost no request (unless --force).
 """
 
-import time
-
 from django.core.management.base import BaseCommand, CommandError
+from tqdm import tqdm
 
 from crm import services
 from crm.adapters import ConfigurationError
 from crm.models import SyncRun, SyncState, SyncTrigger
 from workflow.models import Cycle
 
-BAR_WIDTH = 30
+
+class _Stream:
+    """The command's output as tqdm writes to it: as is, with no line ending added."""
+
+    def __init__(self, out):
+        self.out = out
+
+    def write(self, text: str) -> None:
+        self.out.write(text, ending="")
+
+    def flush(self) -> None:
+        self.out.flush()
 
 
 class ProgressBar:
-    """One line redrawn in place on a terminal; a line every 10% elsewhere (logs, CI)."""
+    """A tqdm bar over a run's done / total, with its counts after it: redrawn in place on a
+    terminal, a line at most every 10 seconds elsewhere (logs, CI)."""
 
     def __init__(self, out, *, interactive: bool):
-        self.out = out
-        self.interactive = interactive
-        self.last_tenth = -1
-        self.started = time.monotonic()
+        self.bar = tqdm(
+            total=0,
+            file=_Stream(out),
+            unit="record",
+            ascii=not interactive,
+            dynamic_ncols=interactive,
+            mininterval=0.1 if interactive else 10.0,
+        )
 
     def __call__(self, run: SyncRun) -> None:
-        total = max(run.total, run.done, 1)
-        share = run.done / total
-        filled = round(BAR_WIDTH * share)
-        elapsed = time.monotonic() - self.started
-        rate = run.done / elapsed if elapsed > 0 else 0.0
-        line = (
-            f"[{'#' * filled}{'.' * (BAR_WIDTH - filled)}] {run.done}/{run.total} "
-            f"{share:4.0%}  sent {run.sent}  created {run.created}  updated {run.updated}  "
-            f"unchanged {run.unchanged}  failed {run.failed}  {rate:,.0f}/s"
+        self.bar.total = max(run.total, run.done)
+        self.bar.set_postfix_str(
+            f"sent {run.sent}, created {run.created}, updated {run.updated}, "
+            f"unchanged {run.unchanged}, failed {run.failed}",
+            refresh=False,
         )
-        if self.interactive:
-            self.out.write("\r" + line, ending="")
-            self.out.flush()
-        elif int(share * 10) > self.last_tenth:
-            self.last_tenth = int(share * 10)
-            self.out.write(line)
+        self.bar.update(run.done - self.bar.n)
 
     def finish(self) -> None:
-        if self.interactive:
-            self.out.write("")
+        self.bar.close()
+        self.bar.fp.out.write("")
 
 
 class Command(BaseCommand):
