@@ -206,3 +206,13 @@ class AccountCoverage(models.Model):
     @property
     def gaps(self) -> list[str]:
         return [code for code in Gap.values if getattr(self, gap_field(code))]
+
+
+class CycleCoverage(Cycle):
+    """Cycles as the coverage admin shows them: with their latest snapshot, and the action
+    that takes one now."""
+
+    class Meta:
+        proxy = True
+        verbose_name = "cycle coverage"
+        verbose_name_plural = "cycle coverage"
