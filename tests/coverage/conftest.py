@@ -17,6 +17,7 @@ import pytest
 from django.utils import timezone
 
 from accounts_app.models import Account
+from tests.api.conftest import clients, integration_token  # noqa: F401 (fixtures)
 from tests.coverage.helpers import DAY, contact, opportunity, touch
 from tests.factories import AccountFactory
 from tests.workflow.helpers import put_on_list
