@@ -613,6 +613,9 @@ def snapshot_take(
         rows = _account_rows(
             cycle=cycle, targets=targets, w=windows, taken_on=taken_on, previous=previous
         )
+        if len(rows) != total:  # the list changed since it was counted
+            total = len(rows)
+            Snapshot.objects.filter(pk=snapshot.pk).update(total=total)
         for start in range(0, len(rows), BATCH):
             batch = rows[start : start + BATCH]
             _insert(snapshot, batch)
