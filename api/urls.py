@@ -4,7 +4,7 @@ from django.urls import include, path, re_path
 from django.views.decorators.csrf import csrf_exempt
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-from api import sync_views, views
+from api import coverage_views, sync_views, views
 from crm import views as crm_views
 
 app_name = "api"
@@ -30,6 +30,12 @@ v1 = [
         "cycles/<id:pk>/target-accounts/",
         views.TargetAccountListView.as_view(),
         name="target-accounts",
+    ),
+    path("cycles/<id:pk>/coverage/", coverage_views.CoverageView.as_view(), name="coverage"),
+    path(
+        "cycles/<id:pk>/coverage/accounts/",
+        coverage_views.CoverageAccountListView.as_view(),
+        name="coverage-accounts",
     ),
     path("cycles/<id:pk>/versions/", views.VersionListView.as_view(), name="versions"),
     path(

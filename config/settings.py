@@ -45,6 +45,7 @@ INSTALLED_APPS = [
     "accounts_app",
     "workflow",
     "crm",
+    "coverage",
 ]
 
 MIDDLEWARE = [
@@ -250,6 +251,9 @@ SPECTACULAR_SETTINGS = {
         "CycleStateEnum": "workflow.models.CycleState",
         "SideEnum": "workflow.roles.Side",
         "TierEnum": "api.serializers.TIER_CHOICES",
+        "BuyingRoleEnum": "accounts_app.models.BuyingRole",
+        "CoverageStageEnum": "coverage.models.Stage",
+        "CoverageGapEnum": "coverage.models.Gap",
     },
 }
 

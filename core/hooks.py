@@ -7,6 +7,12 @@ so "the CRM must hear of it" is as atomic as the change itself.
 - accounts_changed(accounts): accounts' CRM-facing fields (name, domain, owners) changed
   (one edit, or a batch of the CSV import).
 - cycle_closed(cycle): a cycle closed; its accounts may no longer be targets anywhere.
+
+And one that is sent after the fact, outside the sender's transactions:
+
+- pull_finished(state, more_to_pull): a CRM pull (crm.pull.services.pull) finished, in state
+  succeeded, partial or failed; `more_to_pull` when another task carries it on. coverage
+  snapshots the active cycles on it; crm does not know who listens.
 """
 
 from django.dispatch import Signal
@@ -14,3 +20,4 @@ from django.dispatch import Signal
 target_changed = Signal()
 accounts_changed = Signal()
 cycle_closed = Signal()
+pull_finished = Signal()

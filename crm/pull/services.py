@@ -23,6 +23,7 @@ from django.db.models.functions import Greatest
 from django.utils import timezone
 
 from accounts_app.models import Account, Activity, Contact, Opportunity
+from core import hooks
 from crm.adapters import ConfigurationError, CrmError, Deferred, backend_name, get_adapter
 from crm.models import PullCursor, SyncKind, SyncRun, SyncRunError, SyncState, SyncTrigger
 from crm.pull import store
@@ -313,6 +314,9 @@ def pull(
     SyncRun.objects.filter(pk=run.pk).update(requests=stats.requests)
     services._run_finished(
         run, state=stop_state or SyncState.SUCCEEDED, message=stop, detail=detail
+    )
+    hooks.pull_finished.send(
+        sender=SyncRun, state=run.state, more_to_pull=bool(detail.get("more_to_pull"))
     )
     return run
 

@@ -68,6 +68,12 @@ def ask_changes(world, people):
     )
 
 
+def take_snapshot(world, people):
+    from coverage.services import snapshot_take
+
+    snapshot_take(cycle=world.cycle)
+
+
 MEMBERS = ("proposer", "same_side_approver", "other_side_approver", "non_approver", "ops")
 SIDE_PEOPLE = ("proposer", "same_side_approver", "other_side_approver", "non_approver")
 
@@ -137,6 +143,20 @@ OPERATIONS = [
         "get",
         lambda w: f"/api/v1/cycles/{w.cycle.pk}/target-accounts/",
         allowed(200, EVERYONE_SIGNED_IN),
+    ),
+    Operation(
+        "coverage",
+        "get",
+        lambda w: f"/api/v1/cycles/{w.cycle.pk}/coverage/",
+        allowed(200, EVERYONE_SIGNED_IN),
+        setup=take_snapshot,
+    ),
+    Operation(
+        "coverage accounts",
+        "get",
+        lambda w: f"/api/v1/cycles/{w.cycle.pk}/coverage/accounts/",
+        allowed(200, EVERYONE_SIGNED_IN),
+        setup=take_snapshot,
     ),
     Operation(
         "versions",

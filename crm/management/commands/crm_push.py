@@ -6,48 +6,34 @@ is or was on that cycle's list is queued first (removals included), so the CRM e
 the list; accounts whose CRM record is already up to date cost no request (unless --force).
 """
 
-import time
-
 from django.core.management.base import BaseCommand, CommandError
 
+from core.progress import progress_bar
 from crm import services
 from crm.adapters import ConfigurationError
 from crm.models import SyncRun, SyncState, SyncTrigger
 from workflow.models import Cycle
 
-BAR_WIDTH = 30
-
 
 class ProgressBar:
-    """One line redrawn in place on a terminal; a line every 10% elsewhere (logs, CI)."""
+    """A tqdm bar over a run's done / total (core.progress), with its counts after it."""
 
-    def __init__(self, out, *, interactive: bool):
+    def __init__(self, out):
         self.out = out
-        self.interactive = interactive
-        self.last_tenth = -1
-        self.started = time.monotonic()
+        self.bar = progress_bar(out, unit="record")
 
     def __call__(self, run: SyncRun) -> None:
-        total = max(run.total, run.done, 1)
-        share = run.done / total
-        filled = round(BAR_WIDTH * share)
-        elapsed = time.monotonic() - self.started
-        rate = run.done / elapsed if elapsed > 0 else 0.0
-        line = (
-            f"[{'#' * filled}{'.' * (BAR_WIDTH - filled)}] {run.done}/{run.total} "
-            f"{share:4.0%}  sent {run.sent}  created {run.created}  updated {run.updated}  "
-            f"unchanged {run.unchanged}  failed {run.failed}  {rate:,.0f}/s"
+        self.bar.total = max(run.total, run.done)
+        self.bar.set_postfix_str(
+            f"sent {run.sent}, created {run.created}, updated {run.updated}, "
+            f"unchanged {run.unchanged}, failed {run.failed}",
+            refresh=False,
         )
-        if self.interactive:
-            self.out.write("\r" + line, ending="")
-            self.out.flush()
-        elif int(share * 10) > self.last_tenth:
-            self.last_tenth = int(share * 10)
-            self.out.write(line)
+        self.bar.update(run.done - self.bar.n)
 
     def finish(self) -> None:
-        if self.interactive:
-            self.out.write("")
+        self.bar.close()
+        self.out.write("")
 
 
 class Command(BaseCommand):
@@ -71,7 +57,7 @@ class Command(BaseCommand):
         self, *args, cycle=None, force=False, no_progress=False, concurrency=None, **options
     ):
         threads = services.push_concurrency(concurrency)
-        bar = None if no_progress else ProgressBar(self.stdout, interactive=self.stdout.isatty())
+        bar = None if no_progress else ProgressBar(self.stdout)
         try:
             if cycle is not None:
                 target = Cycle.objects.filter(pk=cycle).first()

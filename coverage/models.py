@@ -1,0 +1,225 @@
+"""Coverage and alignment: the agreed definitions of the metrics, daily snapshots of a cycle and
+one row per target account per snapshot. Data and constraints only; coverage.services writes."""
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+from accounts_app.models import Account
+from workflow.models import TIERS, Cycle, TargetAccount
+
+# Read once: `settings` is also the name of a field below.
+USER = settings.AUTH_USER_MODEL
+
+
+class DefinitionsState(models.TextChoices):
+    DRAFT = "draft", "Draft"
+    IN_REVIEW = "in_review", "In review"
+    EFFECTIVE = "effective", "Effective"
+    SUPERSEDED = "superseded", "Superseded"
+    REJECTED = "rejected", "Rejected"
+
+
+class DefinitionsVersion(models.Model):
+    """A numbered version of the settings the metric definitions use (coverage.definitions).
+    Like the ideal customer profile, a version takes effect only when both sides sign it off;
+    exactly one is effective at a time, and every snapshot records the one it used."""
+
+    number = models.PositiveIntegerField(unique=True)
+    settings = models.JSONField(default=dict)
+    state = models.CharField(
+        max_length=12, choices=DefinitionsState.choices, default=DefinitionsState.DRAFT
+    )
+    proposed_by = models.ForeignKey(
+        USER,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    effective_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-number"]
+        verbose_name = "definitions version"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["state"],
+                condition=Q(state="effective"),
+                name="definitions_one_effective_version",
+                violation_error_message="Another definitions version is already effective.",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Definitions v{self.number} ({self.get_state_display().lower()})"
+
+
+class SnapshotState(models.TextChoices):
+    RUNNING = "running", "Running"
+    DONE = "done", "Done"
+    FAILED = "failed", "Failed"
+
+
+class Snapshot(models.Model):
+    """A cycle's coverage as of one instant, one per cycle per day. A new snapshot is computed
+    while the day's previous one (if any) stays readable; it replaces it in one transaction."""
+
+    cycle = models.ForeignKey(Cycle, on_delete=models.CASCADE, related_name="coverage_snapshots")
+    taken_on = models.DateField()
+    taken_at = models.DateTimeField(auto_now_add=True)
+    as_of = models.DateTimeField(help_text="The instant the metrics are computed at.")
+    definitions_version = models.ForeignKey(
+        DefinitionsVersion, on_delete=models.PROTECT, related_name="snapshots"
+    )
+    settings = models.JSONField(
+        default=dict, help_text="A copy of the definitions version's settings used."
+    )
+    aggregates = models.JSONField(default=dict, blank=True)
+    alignment = models.JSONField(default=dict, blank=True)
+    state = models.CharField(
+        max_length=10, choices=SnapshotState.choices, default=SnapshotState.RUNNING
+    )
+    done = models.PositiveIntegerField(default=0)
+    total = models.PositiveIntegerField(default=0)
+    message = models.TextField(blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["cycle", "-taken_on"]
+        get_latest_by = "taken_on"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["cycle", "taken_on"],
+                condition=Q(state="done"),
+                name="snapshot_one_done_per_cycle_day",
+            ),
+            models.CheckConstraint(
+                condition=Q(done__lte=models.F("total")), name="snapshot_done_le_total"
+            ),
+        ]
+        indexes = [models.Index(fields=["cycle", "state", "taken_on"])]
+
+    def __str__(self) -> str:
+        return f"{self.cycle} coverage {self.taken_on:%Y-%m-%d}"
+
+
+class Stage(models.TextChoices):
+    """The journey stages, in order: a later one is further along."""
+
+    TARGETED = "targeted", "Targeted"
+    AWARE = "aware", "Aware"
+    ENGAGED = "engaged", "Engaged"
+    OPPORTUNITY = "opportunity", "Opportunity"
+    CUSTOMER = "customer", "Customer"
+
+
+class Gap(models.TextChoices):
+    NO_SALES_FOLLOW_UP = "no_sales_follow_up", "No sales follow-up"
+    MISSING_ROLE = "missing_role", "Missing required role"
+    SINGLE_THREADED = "single_threaded", "Single-threaded"
+    GONE_COLD = "gone_cold", "Gone cold"
+    NO_SALES_OWNER = "no_sales_owner", "No sales owner"
+    NO_MARKETING_OWNER = "no_marketing_owner", "No marketing owner"
+
+
+def gap_field(code: str) -> str:
+    return f"gap_{code}"
+
+
+class AccountCoverage(models.Model):
+    """One target account in one snapshot. Gaps are boolean columns so that filters run in SQL;
+    `stage_since` is carried over from the previous snapshot while the stage is unchanged."""
+
+    snapshot = models.ForeignKey(Snapshot, on_delete=models.CASCADE, related_name="rows")
+    target = models.ForeignKey(TargetAccount, on_delete=models.CASCADE, related_name="+")
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="+")
+    position = models.PositiveIntegerField(
+        help_text="The row's place in the snapshot, by tier, account name and entry: lists page "
+        "through an index instead of sorting every row."
+    )
+    tier = models.PositiveSmallIntegerField(choices=[(n, f"Tier {n}") for n in TIERS])
+    sales_owner = models.ForeignKey(
+        USER, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    marketing_owner = models.ForeignKey(
+        USER, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    required_roles = models.JSONField(default=list)
+    covered_roles = models.JSONField(default=list)
+    missing_roles = models.JSONField(default=list)
+    coverage = models.FloatField(help_text="Required roles with a contact ÷ required roles, 0–1.")
+    contacts = models.PositiveIntegerField(default=0)
+    engaged_contacts = models.PositiveIntegerField(default=0)
+    marketing_touches_30d = models.PositiveIntegerField(default=0)
+    sales_touches_30d = models.PositiveIntegerField(default=0)
+    marketing_touches_90d = models.PositiveIntegerField(default=0)
+    sales_touches_90d = models.PositiveIntegerField(default=0)
+    open_opportunities = models.PositiveIntegerField(default=0)
+    open_pipeline = models.DecimalField(max_digits=18, decimal_places=2, default=0)
+    won_amount = models.DecimalField(max_digits=18, decimal_places=2, default=0)
+    stage = models.CharField(max_length=12, choices=Stage.choices)
+    stage_since = models.DateField()
+    first_stage = models.CharField(
+        max_length=12,
+        choices=Stage.choices,
+        help_text="The stage of the account's first snapshot in this cycle.",
+    )
+    gap_no_sales_follow_up = models.BooleanField(default=False)
+    gap_missing_role = models.BooleanField(default=False)
+    gap_single_threaded = models.BooleanField(default=False)
+    gap_gone_cold = models.BooleanField(default=False)
+    gap_no_sales_owner = models.BooleanField(default=False)
+    gap_no_marketing_owner = models.BooleanField(default=False)
+
+    class Meta:
+        ordering = ["snapshot", "position"]
+        verbose_name = "account coverage"
+        verbose_name_plural = "account coverage"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["snapshot", "target"], name="account_coverage_one_per_target"
+            ),
+            models.UniqueConstraint(
+                fields=["snapshot", "position"], name="account_coverage_unique_position"
+            ),
+            models.CheckConstraint(
+                condition=Q(coverage__gte=0) & Q(coverage__lte=1), name="account_coverage_0_1"
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["snapshot", "tier"], name="cov_snapshot_tier"),
+            models.Index(fields=["snapshot", "sales_owner"], name="cov_snapshot_sales_owner"),
+            models.Index(
+                fields=["snapshot", "marketing_owner"], name="cov_snapshot_marketing_owner"
+            ),
+            models.Index(fields=["snapshot", "stage"], name="cov_snapshot_stage"),
+            # Stage history of one target across a cycle's snapshots.
+            models.Index(fields=["target", "snapshot"], name="cov_target_snapshot"),
+            *(
+                models.Index(
+                    fields=["snapshot"],
+                    condition=Q(**{gap_field(code): True}),
+                    name=f"cov_gap_{code}"[:30],
+                )
+                for code in Gap.values
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.account_id} in {self.snapshot}"
+
+    @property
+    def gaps(self) -> list[str]:
+        return [code for code in Gap.values if getattr(self, gap_field(code))]
+
+
+class CycleCoverage(Cycle):
+    """Cycles as the coverage admin shows them: with their latest snapshot, and the action
+    that takes one now."""
+
+    class Meta:
+        proxy = True
+        verbose_name = "cycle coverage"
+        verbose_name_plural = "cycle coverage"

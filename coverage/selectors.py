@@ -1,0 +1,93 @@
+"""Reads of coverage: the effective definitions, the stored snapshots and their rows. Web
+requests and the API read only what a snapshot stored; they never compute one."""
+
+from __future__ import annotations
+
+from django.db.models import QuerySet
+
+from coverage.models import (
+    AccountCoverage,
+    DefinitionsState,
+    DefinitionsVersion,
+    Gap,
+    Snapshot,
+    gap_field,
+)
+from coverage.models import SnapshotState as State
+
+
+def definitions_effective() -> DefinitionsVersion:
+    """The one effective definitions version (a migration seeds v1)."""
+    return DefinitionsVersion.objects.get(state=DefinitionsState.EFFECTIVE)
+
+
+def snapshot_latest(*, cycle_id: int) -> Snapshot | None:
+    """The cycle's latest finished snapshot, or None before the first."""
+    return (
+        Snapshot.objects.filter(cycle_id=cycle_id, state=State.DONE)
+        .select_related("definitions_version", "cycle")
+        .order_by("-taken_on", "-pk")
+        .first()
+    )
+
+
+def snapshot_rows(
+    *,
+    snapshot: Snapshot,
+    tier: int | None = None,
+    sales_owner: int | None = None,
+    marketing_owner: int | None = None,
+    stage: str | None = None,
+    gap: str | None = None,
+) -> QuerySet[AccountCoverage]:
+    """A snapshot's account rows, filtered in SQL, in their stored order (tier, account name,
+    entry). Read a page of them with `snapshot_row_page`."""
+    rows = AccountCoverage.objects.filter(snapshot=snapshot)
+    if tier is not None:
+        rows = rows.filter(tier=tier)
+    if sales_owner is not None:
+        rows = rows.filter(sales_owner_id=sales_owner)
+    if marketing_owner is not None:
+        rows = rows.filter(marketing_owner_id=marketing_owner)
+    if stage is not None:
+        rows = rows.filter(stage=stage)
+    if gap is not None:
+        if gap not in Gap.values:
+            raise ValueError(gap)
+        rows = rows.filter(**{gap_field(gap): True})
+    return rows.order_by("position")
+
+
+ROW_COLUMNS = (
+    "account_id",
+    "account__key",
+    "account__name",
+    "account__domain",
+    "tier",
+    "required_roles",
+    "covered_roles",
+    "missing_roles",
+    "coverage",
+    "contacts",
+    "engaged_contacts",
+    "marketing_touches_30d",
+    "sales_touches_30d",
+    "marketing_touches_90d",
+    "sales_touches_90d",
+    "open_opportunities",
+    "open_pipeline",
+    "won_amount",
+    "stage",
+    "stage_since",
+    *(gap_field(code) for code in Gap.values),
+)
+
+
+def snapshot_row_page(page: QuerySet[AccountCoverage]) -> QuerySet:
+    """A page of rows as dicts of ROW_COLUMNS, in one query: the page's ids are picked from the
+    rows alone (the (snapshot, position) index), and only those are joined to their account."""
+    return (
+        AccountCoverage.objects.filter(pk__in=page.values("pk"))
+        .order_by("position")
+        .values(*ROW_COLUMNS)
+    )
