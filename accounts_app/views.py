@@ -15,10 +15,11 @@ from accounts_app.models import (
     OpportunityStatus,
 )
 from accounts_app.services import icp_sign_off as icp_sign_off_service
+from core.agreement_views import agreement_rows
 from workflow.errors import DomainError
 from workflow.forms import show_domain_error
 from workflow.models import Cycle, CycleState, Nomination, TargetAccount
-from workflow.roles import is_approver, side_of
+from workflow.roles import side_of
 from workflow.views import member_required, paginate
 
 # Contacts are listed in the order a seller reads a buying committee.
@@ -118,30 +119,19 @@ def _render_icp(request, *, status=200, error_for=None, form=None):
     versions = IcpVersion.objects.select_related("proposed_by").prefetch_related(
         "sign_offs__person"
     )
-    me = request.user
-    rows = []
-    for version in versions:
-        signed = {s.person_id: s for s in version.sign_offs.all()}
-        sides = {
-            side: [s for s in version.sign_offs.all() if s.side == side]
-            for side in ("marketing", "sales")
-        }
-        rows.append(
-            {
-                "version": version,
-                "criteria": _criteria_rows(version.criteria),
-                "sides": sides,
-                "mine": signed.get(me.pk),
-                "can_sign": version.state == IcpState.IN_REVIEW
-                and is_approver(me)
-                and me.pk not in signed,
-                "form": form if error_for == version.pk else IcpSignOffForm(),
-            }
-        )
+    rows = agreement_rows(
+        versions,
+        viewer=request.user,
+        form_class=IcpSignOffForm,
+        bound_form=form,
+        bound_for=error_for,
+    )
+    for row in rows:
+        row["criteria"] = _criteria_rows(row["version"].criteria)
     return render(
         request,
         "accounts_app/icp.html",
-        {"rows": rows, "my_side": side_of(me)},
+        {"rows": rows, "my_side": side_of(request.user)},
         status=status,
     )
 

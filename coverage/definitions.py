@@ -28,6 +28,26 @@ DEFAULTS: dict[str, int | list[int]] = {
     "gone_cold_days": [31, 90],
 }
 
+# How the definitions page names each setting.
+LABELS = {
+    "engagement_window_days": "Engaged contact: an activity within (days)",
+    "touch_windows_days": "Touch windows (days)",
+    "follow_up_days": "Sales follow-up of a marketing touch within (days)",
+    "engaged_stage_min_contacts": "Engaged stage: engaged contacts at least",
+    "gone_cold_days": "Gone cold: touches between (days ago), none since",
+}
+
+
+def settings_rows(settings: dict) -> list[tuple[str, str]]:
+    """(label, value) of each setting, in the order of DEFAULTS, for a page."""
+    rows = []
+    for key in DEFAULTS:
+        value = settings.get(key)
+        shown = " – ".join(map(str, value)) if isinstance(value, list) else str(value)
+        rows.append((LABELS.get(key, key), shown))
+    return rows
+
+
 # Later is further along; the stage is the last one whose rule holds.
 STAGE_ORDER: tuple[str, ...] = tuple(Stage.values)
 FURTHER_THAN_AWARE: tuple[str, ...] = (Stage.ENGAGED, Stage.OPPORTUNITY, Stage.CUSTOMER)

@@ -6,54 +6,65 @@ from django.db import models
 from django.db.models import Q
 
 from accounts_app.models import Account
+from core.models import AgreedSignOff, AgreedVersion, AgreementEvent, AgreementState
 from workflow.models import TIERS, Cycle, TargetAccount
 
 # Read once: `settings` is also the name of a field below.
 USER = settings.AUTH_USER_MODEL
 
 
-class DefinitionsState(models.TextChoices):
-    DRAFT = "draft", "Draft"
-    IN_REVIEW = "in_review", "In review"
-    EFFECTIVE = "effective", "Effective"
-    SUPERSEDED = "superseded", "Superseded"
-    REJECTED = "rejected", "Rejected"
+DefinitionsState = AgreementState  # the states of every agreed definition (core.models)
 
 
-class DefinitionsVersion(models.Model):
+class DefinitionsVersion(AgreedVersion):
     """A numbered version of the settings the metric definitions use (coverage.definitions).
-    Like the ideal customer profile, a version takes effect only when both sides sign it off;
-    exactly one is effective at a time, and every snapshot records the one it used."""
+    Like the ideal customer profile, and through the same mechanism (core.agreements), a version
+    takes effect only when an approver of each side signs it off; exactly one is effective at a
+    time, and every snapshot records the one it used."""
 
-    number = models.PositiveIntegerField(unique=True)
     settings = models.JSONField(default=dict)
-    state = models.CharField(
-        max_length=12, choices=DefinitionsState.choices, default=DefinitionsState.DRAFT
-    )
-    proposed_by = models.ForeignKey(
-        USER,
-        null=True,
-        blank=True,
-        on_delete=models.SET_NULL,
-        related_name="+",
-    )
-    created_at = models.DateTimeField(auto_now_add=True)
-    effective_at = models.DateTimeField(null=True, blank=True)
 
-    class Meta:
-        ordering = ["-number"]
+    noun = "definitions version"
+    a_noun = "a definitions version"
+    untitled = "Definitions v{number}"
+
+    class Meta(AgreedVersion.Meta):
         verbose_name = "definitions version"
-        constraints = [
-            models.UniqueConstraint(
-                fields=["state"],
-                condition=Q(state="effective"),
-                name="definitions_one_effective_version",
-                violation_error_message="Another definitions version is already effective.",
-            ),
-        ]
+        constraints = [AgreedVersion.one_effective("definitions_one_effective_version")]
 
     def __str__(self) -> str:
         return f"Definitions v{self.number} ({self.get_state_display().lower()})"
+
+    def after_effective(self) -> None:
+        # Today's snapshots follow the new definitions at once (after commit, in a worker).
+        from django.db import transaction
+
+        from coverage import tasks
+
+        transaction.on_commit(lambda: tasks.snapshot_active_cycles.delay(), robust=True)
+
+
+class DefinitionsSignOff(AgreedSignOff):
+    version = models.ForeignKey(
+        DefinitionsVersion, on_delete=models.CASCADE, related_name="sign_offs"
+    )
+
+    class Meta(AgreedSignOff.Meta):
+        verbose_name = "definitions sign-off"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["version", "person"], name="definitions_one_sign_off_per_person"
+            ),
+        ]
+
+
+class DefinitionsEvent(AgreementEvent):
+    """The append-only history of a definitions version."""
+
+    version = models.ForeignKey(DefinitionsVersion, on_delete=models.PROTECT, related_name="events")
+
+    class Meta(AgreementEvent.Meta):
+        verbose_name = "definitions event"
 
 
 class SnapshotState(models.TextChoices):

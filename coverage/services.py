@@ -21,10 +21,19 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from accounts_app.models import Activity, Contact, ContactRole, Opportunity, OpportunityStatus
+from core.agreements import agreed_version_create, agreed_version_sign_off, agreed_version_submit
 from core.roles import Side, require_ops
 from coverage import definitions
 from coverage.definitions import FURTHER_THAN_AWARE, GAPS, Windows, stage_rank
-from coverage.models import AccountCoverage, Gap, Snapshot, SnapshotState, Stage, gap_field
+from coverage.models import (
+    AccountCoverage,
+    DefinitionsVersion,
+    Gap,
+    Snapshot,
+    SnapshotState,
+    Stage,
+    gap_field,
+)
 from coverage.selectors import definitions_effective
 from workflow.models import (
     OPEN_STATES,
@@ -694,3 +703,26 @@ def snapshots_after_pull(*, state: str, more_to_pull: bool) -> None:
     from coverage import tasks
 
     transaction.on_commit(lambda: tasks.snapshot_active_cycles.delay(), robust=True)
+
+
+# --- The definitions' settings, agreed by both sides -----------------------------------------
+
+
+def definitions_version_create(*, settings: dict, by, name: str = "") -> DefinitionsVersion:
+    """A draft of new settings for the metric definitions (any member), checked in full."""
+    cleaned = definitions.settings_validate(settings)
+    return agreed_version_create(model=DefinitionsVersion, name=name, by=by, settings=cleaned)
+
+
+def definitions_version_submit(*, version: DefinitionsVersion, by) -> DefinitionsVersion:
+    """Put a draft up for both sides' sign-off (core.agreements, as the ideal customer
+    profile): it takes effect only once an approver of each side approved it."""
+    return agreed_version_submit(version=version, by=by)
+
+
+def definitions_sign_off(
+    *, version: DefinitionsVersion, by, approve: bool, note: str = ""
+) -> DefinitionsVersion:
+    """One approver's decision; the version that takes effect is used from the next snapshot
+    on (today's are taken again after commit), and earlier snapshots keep theirs."""
+    return agreed_version_sign_off(version=version, by=by, approve=approve, note=note)

@@ -848,6 +848,7 @@ OPS_EXTRA_PERMISSIONS = (
     "accounts_app.change_contact",
     "accounts_app.add_icpversion",
     "accounts_app.change_icpversion",
+    "coverage.add_definitionsversion",
     "workflow.add_cycle",
     "workflow.change_cycle",
     "workflow.change_tier",
