@@ -19,6 +19,7 @@ from workflow.roles import (
     require_ops,
     side_of,
 )
+from workflow.text import single_line
 
 ACCOUNT_FIELDS = (
     "name",
@@ -42,9 +43,15 @@ def effective_icp() -> IcpVersion | None:
 def _clean_fields(fields: dict) -> dict:
     cleaned = {k: v for k, v in fields.items() if k in ACCOUNT_FIELDS}
     if "name" in cleaned:
-        cleaned["name"] = (cleaned["name"] or "").strip()
+        # The name reaches e-mail subjects and file names: one line.
+        cleaned["name"] = single_line(cleaned["name"], field="name", what="The company's name")
         if not cleaned["name"]:
             raise Invalid("Enter the company's name.", field="name")
+    for text_field in ("industry", "region"):
+        if text_field in cleaned:
+            cleaned[text_field] = single_line(
+                cleaned[text_field], field=text_field, what=f"The {text_field}"
+            )
     if "country" in cleaned:
         cleaned["country"] = country_code(cleaned["country"])
     for field, side in (("sales_owner", Side.SALES), ("marketing_owner", Side.MARKETING)):
@@ -116,6 +123,7 @@ def account_update(*, account: Account, by, **fields) -> Account:
 def icp_version_create(*, name: str, criteria: dict, by) -> IcpVersion:
     if not is_member(by):
         raise NotAllowed("Only people on a side or in revenue operations can draft a profile.")
+    name = single_line(name, field="name", what="The profile's name")
     problems = validate_criteria(criteria)
     if problems:
         raise Invalid(" ".join(problems), field="criteria")
@@ -123,7 +131,7 @@ def icp_version_create(*, name: str, criteria: dict, by) -> IcpVersion:
         number = (IcpVersion.objects.aggregate(n=Max("number"))["n"] or 0) + 1
         return IcpVersion.objects.create(
             number=number,
-            name=name.strip() or f"ICP v{number}",
+            name=name or f"ICP v{number}",
             criteria=criteria,
             proposed_by=by,
         )

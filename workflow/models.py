@@ -1,6 +1,7 @@
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.utils import timezone
 from django_fsm import ConcurrentTransitionMixin, FSMField, transition
 
 from accounts_app.models import Account, BuyingRole
@@ -379,3 +380,34 @@ class ListVersion(models.Model):
 
     def __str__(self) -> str:
         return f"{self.cycle} v{self.number}"
+
+
+class FailedNotification(models.Model):
+    """An e-mail that could not be sent, kept for revenue operations to see and retry.
+
+    Written when a notification task fails for good (after its retries for passing SMTP errors,
+    or at once for an error that will not pass, such as a refused header), or when the task
+    could not even be queued (the broker was down). One row per task run: retries of one run
+    share its task id.
+    """
+
+    task_id = models.CharField(max_length=255, unique=True)
+    task_name = models.CharField(max_length=200)
+    args = models.JSONField(default=list)
+    description = models.CharField(max_length=300)
+    error = models.TextField()
+    failed_at = models.DateTimeField(default=timezone.now, db_index=True)
+    retried_at = models.DateTimeField(null=True, blank=True)
+    retried_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+
+    class Meta:
+        ordering = ["-failed_at"]
+
+    def __str__(self) -> str:
+        return self.description

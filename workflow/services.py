@@ -10,7 +10,9 @@ ConcurrentTransitionMixin, which refuses to save a state that changed underneath
 Notifications leave only after commit.
 """
 
+import logging
 import re
+import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import timedelta
@@ -29,6 +31,7 @@ from workflow.models import (
     CycleState,
     Decision,
     EventAction,
+    FailedNotification,
     ListVersion,
     Nomination,
     NominationEvent,
@@ -48,6 +51,9 @@ from workflow.roles import (
     side_of,
 )
 from workflow.selectors import open_nomination_for
+from workflow.text import MAX_LINK, MAX_TEXT, bounded, single_line
+
+logger = logging.getLogger(__name__)
 
 User = get_user_model()
 
@@ -70,7 +76,65 @@ def _event(nomination: Nomination, *, actor, action: str, from_state: str, note:
 def _after_commit(task, *args) -> None:
     """Queue a Celery task once the transaction has committed (tasks receive ids)."""
     # robust: a broker that is down (Redis stopped) is logged; the committed change stands.
-    transaction.on_commit(lambda: task.delay(*args), robust=True)
+    transaction.on_commit(lambda: _queue(task, *args), robust=True)
+
+
+def _queue(task, *args) -> None:
+    from kombu.exceptions import OperationalError
+
+    try:
+        task.delay(*args)
+    except OperationalError as error:
+        # The broker cannot be reached: keep the e-mail for ops instead of losing it.
+        notification_failure_record(
+            task_id=f"unqueued-{uuid.uuid4()}",
+            task_name=task.name,
+            args=list(args),
+            description=f"{getattr(task, 'describes', task.name)} {', '.join(map(str, args))}",
+            error=f"Could not be queued (the task broker is unreachable): {error}",
+        )
+        raise
+
+
+def notification_failure_record(
+    *, task_id: str, task_name: str, args: list, description: str, error: str
+) -> FailedNotification:
+    """Keep an e-mail that could not be sent, for ops to see and retry. Retries of one task
+    run share its id, so a run is recorded once whichever attempt reports it."""
+    logger.error("E-mail not sent: %s (%s, task %s): %s", description, task_name, task_id, error)
+    failed, _ = FailedNotification.objects.update_or_create(
+        task_id=task_id,
+        defaults={
+            "task_name": task_name,
+            "args": args,
+            "description": description[:300],
+            "error": error[:10_000],
+        },
+    )
+    return failed
+
+
+def notification_retry(*, failed: FailedNotification, by) -> bool:
+    """Queue a failed e-mail again. Returns False if it was already retried. Should it fail
+    again it is kept again, as a new row."""
+    from celery import current_app
+
+    require_ops(by, "retry e-mails")
+    with transaction.atomic():
+        claimed = FailedNotification.objects.filter(pk=failed.pk, retried_at__isnull=True).update(
+            retried_at=timezone.now(), retried_by=by
+        )
+    if not claimed:
+        return False
+    task = current_app.tasks.get(failed.task_name)
+    if task is None:
+        raise Conflict(f"This version of Accord has no task {failed.task_name} to send it.")
+    try:
+        _queue(task, *failed.args)
+    except Exception as error:
+        # Run in-process (no broker) and failed again: the task has kept the new failure.
+        raise Conflict(f"It failed again and is listed again: {error}") from error
+    return True
 
 
 def _lock(nomination: Nomination) -> Nomination:
@@ -95,7 +159,11 @@ def _require_open_cycle(cycle: Cycle) -> None:
 
 
 def _clean_links(links: Iterable[str] | None) -> list[str]:
-    cleaned = [link.strip() for link in (links or []) if link and link.strip()]
+    cleaned = [
+        bounded(link, field="evidence_links", limit=MAX_LINK, what="An evidence link")
+        for link in (links or [])
+        if link and link.strip()
+    ]
     if len(cleaned) > MAX_LINKS:
         raise Invalid(f"Give at most {MAX_LINKS} evidence links.", field="evidence_links")
     for link in cleaned:
@@ -167,7 +235,7 @@ def nomination_create(
     if kind not in NominationKind.values:
         raise Invalid("Choose what to propose: add, change tier or remove.", field="kind")
     tier = _clean_tier(kind, tier)
-    rationale = (rationale or "").strip()
+    rationale = bounded(rationale, field="rationale", what="The rationale")
     if not rationale:
         raise Invalid(
             "Say why: the rationale is what the other side will read first.", field="rationale"
@@ -298,7 +366,7 @@ def _apply_edits(nomination: Nomination, *, tier, rationale, evidence_links) -> 
     if tier is not None and nomination.kind != NominationKind.REMOVE:
         nomination.tier = _clean_tier(nomination.kind, tier)
     if rationale is not None:
-        rationale = rationale.strip()
+        rationale = bounded(rationale, field="rationale", what="The rationale")
         if not rationale:
             raise Invalid("The rationale cannot be empty.", field="rationale")
         nomination.rationale = rationale
@@ -362,7 +430,7 @@ def nomination_sign_off(*, nomination: Nomination, by, decision: str, note: str 
     side = require_approver(by, "sign off nominations")
     if decision not in Decision.values:
         raise Invalid("The decision must be approve, reject or request_changes.", field="decision")
-    note = (note or "").strip()
+    note = bounded(note, field="note", what="The note")
     if decision == Decision.REJECT and not note:
         raise Invalid("Give a reason for rejecting: the proposer needs it.", field="note")
     if decision == Decision.REQUEST_CHANGES and not note:
@@ -534,7 +602,7 @@ def nomination_resubmit(
             actor=by,
             action=EventAction.RESUBMITTED,
             from_state=from_state,
-            note=(note or "").strip(),
+            note=bounded(note, field="note", what="The note"),
         )
         _count_proposer(nomination)
         from workflow import tasks
@@ -561,7 +629,7 @@ def nomination_withdraw(*, nomination: Nomination, by, note: str = "") -> Nomina
             actor=by,
             action=EventAction.WITHDRAWN,
             from_state=from_state,
-            note=(note or "").strip(),
+            note=bounded(note, field="note", what="The note"),
         )
     return nomination
 
@@ -583,8 +651,8 @@ def comment_create(*, nomination: Nomination, by, body: str) -> Comment:
     body = (body or "").strip()
     if not body:
         raise Invalid("Write something first.", field="body")
-    if len(body) > 10_000:
-        raise Invalid("Keep comments under 10,000 characters.", field="body")
+    if len(body) > MAX_TEXT:
+        raise Invalid(f"Keep comments under {MAX_TEXT:,} characters.", field="body")
     with transaction.atomic():
         comment = Comment.objects.create(
             nomination=nomination, author=by, author_side=side_of(by) or "", body=body
@@ -658,7 +726,7 @@ def list_version_publish(*, cycle: Cycle, by, note: str = "") -> ListVersion:
             cycle=cycle,
             number=number,
             entries=entries,
-            note=(note or "").strip(),
+            note=bounded(note, field="note", what="The note"),
             published_by=by,
         )
 
@@ -675,7 +743,8 @@ def cycle_create(
 ) -> Cycle:
     """Open a planning period with its three tiers (ops only)."""
     require_ops(by, "create cycles")
-    name = (name or "").strip()
+    # The name reaches e-mail subjects and file names: one line.
+    name = single_line(name, field="name", what="The cycle's name")
     if not name:
         raise Invalid("Name the cycle, e.g. FY27 H1.", field="name")
     if ends_on <= starts_on:
@@ -877,11 +946,3 @@ def person_set_role(
             ops_group_grant_admin_permissions()
     # A fresh instance: groups and permissions are cached on the old one.
     return User.objects.get(pk=user.pk), created
-
-
-def person_api_token(*, user) -> str:
-    """The person's REST API token, created on first use."""
-    from rest_framework.authtoken.models import Token
-
-    token, _ = Token.objects.get_or_create(user=user)
-    return token.key
