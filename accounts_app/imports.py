@@ -19,6 +19,7 @@ from accounts_app.domains import normalise_domain
 from accounts_app.models import Account
 from workflow.errors import Invalid
 from workflow.roles import Side, is_on_side
+from workflow.text import FORMULA_STARTS
 
 User = get_user_model()
 
@@ -38,16 +39,8 @@ REQUIRED_COLUMNS = ("name", "domain")
 # Written by the export, computed by Accord: accepted in a file and ignored.
 EXPORT_ONLY_COLUMNS = ("fit_score", "source")
 
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 MAX_LENGTHS = {"name": 200, "industry": 100, "region": 50}
 MAX_REVENUE = Decimal("99999999999999.99")  # Account.annual_revenue: 16 digits, 2 decimals
-
-
-def neutralise_formula(value):
-    """A cell a spreadsheet would run as a formula gets a leading apostrophe."""
-    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
-        return "'" + value
-    return value
 
 
 def _cell(row: Mapping, column: str) -> str:

@@ -17,5 +17,6 @@ urlpatterns = [
     path("accounts/", include("accounts_app.urls")),
     path("icp/", include(icp_patterns)),
     path("sync/", include("crm.urls")),
+    path("", include("coverage.urls_exports")),
     path("", include("workflow.urls")),
 ]
