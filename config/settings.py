@@ -396,3 +396,21 @@ SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"].update(
         "CrmBackendEnum": "crm.models.Backend",
     }
 )
+
+# Coverage: the weekly digest (coverage/digest.py, coverage/slack.py); see docs/operations.md ------
+# Its schedule is a django-celery-beat row seeded by coverage/migrations/0005 from these two
+# settings (editable in the admin afterwards, like the nightly snapshot's): the day, 0 = Monday …
+# 6 = Sunday, and the hour, in TIME_ZONE.
+COVERAGE_DIGEST_WEEKDAY = env.int("COVERAGE_DIGEST_WEEKDAY", default=0)
+COVERAGE_DIGEST_HOUR = env.int("COVERAGE_DIGEST_HOUR", default=8)
+if not 0 <= COVERAGE_DIGEST_WEEKDAY <= 6 or not 0 <= COVERAGE_DIGEST_HOUR <= 23:
+    raise environ.ImproperlyConfigured(
+        "COVERAGE_DIGEST_WEEKDAY must be 0 (Monday) to 6 (Sunday), COVERAGE_DIGEST_HOUR 0 to 23."
+    )
+# A Slack incoming webhook (a secret: from the environment only); empty = no Slack post.
+COVERAGE_DIGEST_SLACK_WEBHOOK_URL = env.str("COVERAGE_DIGEST_SLACK_WEBHOOK_URL", default="")
+COVERAGE_SLACK_TIMEOUT_SECONDS = env.float("COVERAGE_SLACK_TIMEOUT_SECONDS", default=10.0)
+COVERAGE_SLACK_MAX_TRIES = env.int("COVERAGE_SLACK_MAX_TRIES", default=4)
+COVERAGE_SLACK_RETRY_AFTER_MAX_SECONDS = env.float(
+    "COVERAGE_SLACK_RETRY_AFTER_MAX_SECONDS", default=60.0
+)
