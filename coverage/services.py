@@ -15,8 +15,8 @@ from collections.abc import Callable
 from datetime import date, datetime
 from decimal import Decimal
 
-from django.db import transaction
-from django.db.models import Count, Exists, Max, OuterRef, Q, Subquery, Sum
+from django.db import connection, transaction
+from django.db.models import Count, Exists, JSONField, Max, OuterRef, Q, Subquery, Sum
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
@@ -70,7 +70,7 @@ def _account_rows(*, cycle: Cycle, targets, w: Windows, taken_on: date, previous
             marketing=Coalesce("marketing_owner_id", "account__marketing_owner_id"),
         )
         .values("pk", "account_id", "tier", "sales", "marketing")
-        .order_by("pk")
+        .order_by("tier", "account__name", "pk")
     )
     required = {
         tier["number"]: [str(r) for r in tier["required_roles"]]
@@ -86,9 +86,13 @@ def _account_rows(*, cycle: Cycle, targets, w: Windows, taken_on: date, previous
     ):
         held[row[0]].add(row[1])
 
-    recent_activity = Activity.objects.filter(
-        contact_id=OuterRef("pk"), occurred_at__gt=w.engagement_from, occurred_at__lte=w.as_of
-    )
+    # Uncorrelated, so the database reads it once (a hashed subplan), not once per contact.
+    recently_active = Activity.objects.filter(
+        account_id__in=account_ids,
+        contact__isnull=False,
+        occurred_at__gt=w.engagement_from,
+        occurred_at__lte=w.as_of,
+    ).values("contact_id")
     contacts = _by_account(
         Contact.objects.filter(account_id__in=account_ids)
         .values("account_id")
@@ -96,7 +100,7 @@ def _account_rows(*, cycle: Cycle, targets, w: Windows, taken_on: date, previous
             contacts=Count("pk"),
             engaged=Count(
                 "pk",
-                filter=Q(Exists(recent_activity))
+                filter=Q(pk__in=recently_active)
                 | Q(last_engaged_at__gt=w.engagement_from, last_engaged_at__lte=w.as_of),
             ),
         )
@@ -152,7 +156,7 @@ def _account_rows(*, cycle: Cycle, targets, w: Windows, taken_on: date, previous
     no_touches = dict.fromkeys(
         ("m_short", "s_short", "m_long", "s_long", "m_follow", "s_follow", "cold_recent"), 0
     ) | {"cold_old": 0}
-    for entry in entries:
+    for position, entry in enumerate(entries):
         account_id = entry["account_id"]
         people = contacts.get(account_id, {"contacts": 0, "engaged": 0})
         t = touched.get(account_id, no_touches)
@@ -185,6 +189,7 @@ def _account_rows(*, cycle: Cycle, targets, w: Windows, taken_on: date, previous
             AccountCoverage(
                 target_id=entry["pk"],
                 account_id=account_id,
+                position=position,
                 tier=entry["tier"],
                 sales_owner_id=entry["sales"],
                 marketing_owner_id=entry["marketing"],
@@ -208,6 +213,30 @@ def _account_rows(*, cycle: Cycle, targets, w: Windows, taken_on: date, previous
             )
         )
     return rows
+
+
+def _insert(rows: list[AccountCoverage]) -> None:
+    """Insert the rows: with COPY on PostgreSQL (several times faster than INSERT for
+    thousands of rows of a dozen indexed columns), with bulk_create elsewhere."""
+    if connection.vendor != "postgresql":
+        AccountCoverage.objects.bulk_create(rows)
+        return
+    from psycopg.types.json import Jsonb
+
+    fields = [f for f in AccountCoverage._meta.concrete_fields if not f.primary_key]
+    json_fields = {f.attname for f in fields if isinstance(f, JSONField)}
+    columns = ", ".join(connection.ops.quote_name(f.column) for f in fields)
+    table = connection.ops.quote_name(AccountCoverage._meta.db_table)
+    with connection.cursor() as cursor, cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
+        for row in rows:
+            copy.write_row(
+                [
+                    Jsonb(getattr(row, f.attname))
+                    if f.attname in json_fields
+                    else getattr(row, f.attname)
+                    for f in fields
+                ]
+            )
 
 
 # --- Aggregates over the rows ----------------------------------------------------------------
@@ -578,7 +607,7 @@ def snapshot_take(
             batch = rows[start : start + BATCH]
             for row in batch:
                 row.snapshot = snapshot
-            AccountCoverage.objects.bulk_create(batch)
+            _insert(batch)
             count = start + len(batch)
             Snapshot.objects.filter(pk=snapshot.pk).update(done=count)
             if progress is not None:
