@@ -398,7 +398,7 @@ SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"].update(
 )
 
 # Coverage: the weekly digest (coverage/digest.py, coverage/slack.py); see docs/operations.md ------
-# Its schedule is a django-celery-beat row seeded by coverage/migrations/0005 from these two
+# Its schedule is a django-celery-beat row seeded by coverage/migrations/0006 from these two
 # settings (editable in the admin afterwards, like the nightly snapshot's): the day, 0 = Monday …
 # 6 = Sunday, and the hour, in TIME_ZONE.
 COVERAGE_DIGEST_WEEKDAY = env.int("COVERAGE_DIGEST_WEEKDAY", default=0)

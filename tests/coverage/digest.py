@@ -33,6 +33,7 @@ def hand_snapshot(cycle, days_ago: int, rows: dict[str, dict]) -> Snapshot:
             snapshot=snapshot,
             target=targets[name],
             account=targets[name].account,
+            position=position,
             tier=targets[name].tier,
             coverage=0.5,
             stage=row.get("stage", "targeted"),
@@ -40,7 +41,7 @@ def hand_snapshot(cycle, days_ago: int, rows: dict[str, dict]) -> Snapshot:
             first_stage="targeted",
             **{f"gap_{code}": True for code in row.get("gaps", [])},
         )
-        for name, row in rows.items()
+        for position, (name, row) in enumerate(rows.items())
     )
     return snapshot
 

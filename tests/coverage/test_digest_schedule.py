@@ -8,7 +8,7 @@ from django.apps import apps
 from django_celery_beat.models import PeriodicTask
 
 NAME = "coverage: weekly digest"
-migration = importlib.import_module("coverage.migrations.0005_weekly_digest_schedule")
+migration = importlib.import_module("coverage.migrations.0006_weekly_digest_schedule")
 
 
 def test_a_migration_seeds_the_weekly_row_on_the_configured_day_and_hour(db, settings):

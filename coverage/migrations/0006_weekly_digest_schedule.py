@@ -45,7 +45,7 @@ def unseed(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("coverage", "0004_cycle_coverage"),
+        ("coverage", "0005_row_position"),
         ("django_celery_beat", "0019_alter_periodictasks_options"),
     ]
 
