@@ -180,7 +180,13 @@ LOGGING = {
 # REST API ----------------------------------------------------------------------------------------
 # /api/v1/ (DRF), the OpenAPI schema at /api/schema/ and Swagger UI at /api/docs/, whose files come
 # from the drf-spectacular-sidecar package (no CDN). See docs/api.md.
-INSTALLED_APPS += ["django_filters", "drf_spectacular", "drf_spectacular_sidecar", "api"]
+INSTALLED_APPS += [
+    "django_filters",
+    "django_tables2",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
+    "api",
+]
 
 REST_FRAMEWORK = {
     # Token first: a request without credentials gets 401 with `WWW-Authenticate: Token`.

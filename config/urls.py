@@ -12,5 +12,6 @@ urlpatterns = [
     path("accounts/", include("accounts_app.urls")),
     path("icp/", include(icp_patterns)),
     path("sync/", include("crm.urls")),
+    path("", include("coverage.urls")),
     path("", include("workflow.urls")),
 ]
