@@ -27,7 +27,7 @@ from django.core.cache import cache
 from coverage.models import Gap, Snapshot, Stage
 
 # Raise when a chart's look changes, so cached SVGs of old snapshots are drawn again.
-VERSION = 1
+VERSION = 2
 CACHE_SECONDS = 60 * 60 * 24 * 30
 
 # name -> title, in the order the dashboard shows them.
@@ -45,6 +45,8 @@ SIDE_COLOURS = alt.Scale(domain=["Marketing", "Sales"], range=["#7048e8", "#0b72
 WIDTH = 320
 HEIGHT = 180
 MAX_OWNERS = 12
+# Counts are whole numbers: no 0.5 accounts on an axis.
+COUNT_AXIS = alt.Axis(tickMinStep=1, format="d")
 
 SVG_NS = "http://www.w3.org/2000/svg"
 ET.register_namespace("", SVG_NS)
@@ -112,7 +114,7 @@ def stage_funnel(snapshot: Snapshot) -> alt.Chart:
         .mark_bar(color="#1c7ed6")
         .encode(
             y=alt.Y("stage:N", sort=[label for _, label in Stage.choices], title=None),
-            x=alt.X("accounts:Q", title="Accounts"),
+            x=alt.X("accounts:Q", title="Accounts", axis=COUNT_AXIS),
             tooltip=["stage:N", "accounts:Q"],
         )
     )
@@ -129,7 +131,7 @@ def engagement_over_time(history: list[dict]) -> alt.Chart:
         .mark_line(point=True)
         .encode(
             x=alt.X("day:T", title=None, axis=alt.Axis(format="%d %b")),
-            y=alt.Y("touches:Q", title="Touches, last 30 days"),
+            y=alt.Y("touches:Q", title="Touches, last 30 days", axis=COUNT_AXIS),
             color=alt.Color("side:N", scale=SIDE_COLOURS),
             tooltip=[alt.Tooltip("day:T", format="%d %b %Y"), "side:N", "touches:Q"],
         )
@@ -163,7 +165,7 @@ def gaps(snapshot: Snapshot) -> alt.Chart:
         .mark_bar(color="#e03131")
         .encode(
             y=alt.Y("gap:N", sort=[label for _, label in Gap.choices], title=None),
-            x=alt.X("accounts:Q", title="Accounts"),
+            x=alt.X("accounts:Q", title="Accounts", axis=COUNT_AXIS),
             tooltip=["gap:N", "accounts:Q"],
         )
     )

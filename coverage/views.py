@@ -180,7 +180,10 @@ def accounts(request, pk):
     filters = AccountCoverageFilter(
         request.GET, queryset=rows, snapshot=snapshot, user=request.user
     )
-    table = AccountCoverageTable(filters.qs, taken_on=snapshot.taken_on)
+    # A value the form refuses (a stale link, a gap renamed) lists nothing, with the error
+    # shown, rather than silently every account.
+    shown = filters.qs if filters.is_valid() else rows.none()
+    table = AccountCoverageTable(shown, taken_on=snapshot.taken_on)
     RequestConfig(request, paginate={"per_page": TABLE_PER_PAGE}).configure(table)
     return render(
         request,
