@@ -179,7 +179,14 @@ LOGGING = {
 # REST API ----------------------------------------------------------------------------------------
 # /api/v1/ (DRF), the OpenAPI schema at /api/schema/ and Swagger UI at /api/docs/, whose files come
 # from the drf-spectacular-sidecar package (no CDN). See docs/api.md.
-INSTALLED_APPS += ["django_filters", "drf_spectacular", "drf_spectacular_sidecar", "knox", "api"]
+INSTALLED_APPS += [
+    "django_filters",
+    "django_tables2",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
+    "knox",
+    "api",
+]
 
 # API tokens are knox's, stored hashed in api.ApiToken (docs/api.md, "Tokens are shown once").
 # Knox's own model is swapped out; its migrations would still create an empty knox_authtoken

@@ -17,6 +17,7 @@ urlpatterns = [
     path("accounts/", include("accounts_app.urls")),
     path("icp/", include(icp_patterns)),
     path("sync/", include("crm.urls")),
+    path("", include("coverage.urls")),
     path("", include("coverage.urls_exports")),
     path("", include("workflow.urls")),
 ]
