@@ -10,6 +10,7 @@ snapshot already holds; the week's changes are a handful of queries over two sna
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
@@ -31,6 +32,7 @@ from workflow.roles import OPS_GROUP, SIDE_GROUPS, is_ops, side_of
 from workflow.text import flatten
 
 User = get_user_model()
+logger = logging.getLogger(__name__)
 
 WEEK = timedelta(days=7)
 EXAMPLES = 10  # named accounts per list of changes
@@ -266,13 +268,36 @@ def top_gaps(snapshot: Snapshot) -> list[tuple[str, int]]:
 
 
 def dashboard_url(cycle) -> str:
-    return settings.SITE_URL + reverse("workflow:cycle", args=[cycle.pk])
+    return settings.SITE_URL + reverse("coverage:dashboard", args=[cycle.pk])
+
+
+# The dashboard's charts the e-mail shows (coverage.charts), in this order.
+DIGEST_CHARTS = ("coverage_by_tier", "gaps", "stage_funnel", "alignment_over_time")
 
 
 def _charts(snapshot: Snapshot) -> list[Chart]:
-    # coverage.charts (the dashboard's charts, rendered by vl-convert) is not merged yet: the
-    # digest is sent without charts until it is.
-    return []
+    from coverage import charts
+    from coverage.dashboard import snapshot_history
+
+    specs = charts.chart_specs(snapshot, snapshot_history(snapshot=snapshot))
+    drawn = []
+    for name in DIGEST_CHARTS:
+        try:
+            png = charts.to_png(specs[name])
+        except ValueError as error:
+            # vl-convert refuses a chart with nothing to draw (e.g. no aggregates): the digest
+            # is still worth sending, without that chart.
+            logger.warning("Chart %s of snapshot %s not drawn: %s", name, snapshot.pk, error)
+            continue
+        drawn.append(
+            Chart(
+                # A Content-ID is an address: unique per e-mail, nothing from people in it.
+                cid=f"{name.replace('_', '-')}-{snapshot.pk}@accord",
+                title=charts.CHARTS[name],
+                png=png,
+            )
+        )
+    return drawn
 
 
 def digest_cycles(*, now: datetime | None = None, charts: bool = True) -> list[CycleDigest]:

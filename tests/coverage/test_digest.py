@@ -29,9 +29,12 @@ def _sent_to(person):
     return message
 
 
-def test_a_reader_gets_a_text_and_an_html_part_with_the_scorecard(people, snapshot):
+def test_a_reader_gets_a_text_and_an_html_part_with_the_scorecard(people, snapshot, settings):
     message = _sent_to(people.sales_member)
     text, html = text_and_html(message)
+    dashboard = f"{settings.SITE_URL}/cycles/{snapshot.cycle.pk}/coverage/"
+    assert f"Dashboard: {dashboard}" in text
+    assert f'href="{dashboard}"' in html
     assert message.subject == f"[Accord] Weekly coverage: {snapshot.cycle.name}"
     for body in (text, html):
         assert "Target accounts" in body
@@ -116,9 +119,27 @@ def test_nominations_waiting_longer_than_the_cycle_allows_are_listed(people, wor
     assert "Newcomer" not in text
 
 
-def test_charts_are_inline_images_the_html_refers_to_by_content_id(people, snapshot):
+def test_the_charts_are_inline_pngs_the_html_refers_to_by_content_id(people, snapshot):
+    message = _sent_to(people.sales_member)
+    images = parts(message)["image/png"]
+    assert len(images) == len(digest.DIGEST_CHARTS)
+    _, html = text_and_html(message)
+    for image in images:
+        assert image.get_payload(decode=True).startswith(b"\x89PNG\r\n\x1a\n")
+        assert image.get_content_disposition() == "inline"
+        cid = image["Content-ID"].strip("<>")
+        assert f'src="cid:{cid}"' in html
+    assert html.count('src="cid:') == len(images)
+    assert message.message().get_content_type() == "multipart/related"
+    (alternative,) = [
+        p for p in message.message().walk() if p.get_content_type() == "multipart/alternative"
+    ]
+    assert [p.get_content_type() for p in alternative.get_payload()] == ["text/plain", "text/html"]
+
+
+def test_a_chart_given_to_the_message_is_attached_under_its_content_id(people, snapshot):
     png = b"\x89PNG\r\n\x1a\n" + b"\x00" * 32
-    cycles = digest.digest_cycles()
+    cycles = digest.digest_cycles(charts=False)
     cycles[0].charts = [digest.Chart(cid="coverage-by-tier@accord", title="By tier", png=png)]
     message = digest.digest_message(person=people.sales_member, cycles=cycles)
     (image,) = parts(message)["image/png"]
@@ -140,3 +161,11 @@ def test_a_subject_is_one_line_whatever_the_cycle_is_called(people, snapshot):
     type(snapshot.cycle).objects.filter(pk=snapshot.cycle.pk).update(name="FY27\r\nBcc: x@y.z")
     message = _sent_to(people.sales_member)
     assert message.subject == "[Accord] Weekly coverage: FY27 Bcc: x@y.z"
+
+
+def test_a_chart_that_cannot_be_drawn_is_left_out_and_the_digest_still_goes(people, world):
+    # A snapshot without aggregates gives vl-convert nothing to draw.
+    hand_snapshot(world.cycle, 0, {"Acme": {}})
+    message = _sent_to(people.sales_member)
+    _, html = text_and_html(message)
+    assert html.count('src="cid:') == len(parts(message).get("image/png", []))

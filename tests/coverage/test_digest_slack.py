@@ -62,7 +62,7 @@ def test_the_message_is_block_kit_with_the_scorecard_gaps_and_a_link(
     assert gaps["text"]["text"].startswith("*Top gaps*\n• ")
     assert "Missing required role: " in gaps["text"]["text"]
     link = rest[-1]["text"]["text"]
-    dashboard = f"{settings.SITE_URL}/cycles/{snapshot.cycle.pk}/"
+    dashboard = f"{settings.SITE_URL}/cycles/{snapshot.cycle.pk}/coverage/"
     assert link == f"<{dashboard}|Open the {snapshot.cycle.name} dashboard>"
     assert waits == []
 
