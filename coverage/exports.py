@@ -14,17 +14,19 @@ from collections.abc import Iterable, Iterator
 from datetime import date
 
 from django.conf import settings
-from django.db.models import QuerySet
+from django.db.models import QuerySet, TextField
+from django.db.models.functions import Cast
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.text import slugify
 
 from coverage.models import AccountCoverage, Gap, Snapshot, gap_field
 from workflow.models import Cycle, TargetAccount
-from workflow.text import neutralise_formula
+from workflow.text import neutralise_row
 
 BOM = "\ufeff"
-CHUNK_ROWS = 2000  # rows per database fetch and per piece of the response
+CHUNK_ROWS = 2000  # rows per piece of the response
+FETCH_ROWS = 5000  # rows per fetch from the database (a server-side cursor on PostgreSQL)
 LIST_SEPARATOR = "; "  # between the roles or gaps of one cell
 
 ACCOUNT_COLUMNS = (
@@ -61,9 +63,9 @@ _ACCOUNT_VALUES = (
     "tier",
     "sales_owner__username",
     "marketing_owner__username",
-    "required_roles",
-    "covered_roles",
-    "missing_roles",
+    "required_roles_text",
+    "covered_roles_text",
+    "missing_roles_text",
     "coverage",
     "contacts",
     "engaged_contacts",
@@ -77,6 +79,7 @@ _ACCOUNT_VALUES = (
     "stage",
     "stage_since",
 )
+_ROLE_LISTS = ("required_roles", "covered_roles", "missing_roles")
 _GAP_VALUES = tuple(gap_field(code) for code in Gap.values)
 
 AGGREGATE_COLUMNS = (
@@ -118,21 +121,18 @@ class _Line:
         return text
 
 
-def _cell(value):
-    if value is None:
-        return ""
-    if isinstance(value, list):
-        value = LIST_SEPARATOR.join(str(item) for item in value)
-    return neutralise_formula(value)
+def _joined(items) -> str:
+    return LIST_SEPARATOR.join(map(str, items))
 
 
 def csv_chunks(header: Iterable[str], rows: Iterable[Iterable]) -> Iterator[bytes]:
     """The CSV file as UTF-8 pieces of about CHUNK_ROWS rows each, the first one opening with
-    the byte order mark and the header. Every cell is neutralised."""
+    the byte order mark and the header. Every text cell is neutralised; other values (numbers,
+    dates, None as an empty cell) cannot start a formula and are written as they are."""
     writer = csv.writer(_Line())
     piece = [BOM, writer.writerow(header)]
     for number, row in enumerate(rows, start=1):
-        piece.append(writer.writerow([_cell(value) for value in row]))
+        piece.append(writer.writerow(neutralise_row(row)))
         if number % CHUNK_ROWS == 0:
             yield "".join(piece).encode()
             piece = []
@@ -154,10 +154,22 @@ def account_rows(rows: QuerySet[AccountCoverage]) -> Iterator[tuple]:
     """The cells of each account row of `rows` (coverage.selectors.snapshot_rows, filtered),
     read in chunks: one query however many rows."""
     labels = tuple(Gap.values)
-    for values in rows.values_list(*_ACCOUNT_VALUES, *_GAP_VALUES).iterator(chunk_size=CHUNK_ROWS):
-        head, flags = values[: len(_ACCOUNT_VALUES)], values[len(_ACCOUNT_VALUES) :]
-        gaps = [code for code, flag in zip(labels, flags, strict=True) if flag]
-        yield (*head, gaps)
+    roles = slice(7, 10)  # required, covered, missing
+    # The role lists are read as their JSON text and unwrapped here: decoding 3 JSON values per
+    # row was a fifth of the export's time. A role is a BuyingRole code ([a-z_]), so the text
+    # of a list is `["a", "b"]` (PostgreSQL's jsonb output and Django's json.dumps on SQLite
+    # both separate with ", ") and needs no JSON parser.
+    rows = rows.annotate(**{f"{name}_text": Cast(name, TextField()) for name in _ROLE_LISTS})
+    for values in rows.values_list(*_ACCOUNT_VALUES, *_GAP_VALUES).iterator(chunk_size=FETCH_ROWS):
+        row = list(values[: len(_ACCOUNT_VALUES)])
+        row[roles] = [_unwrap(text) for text in row[roles]]
+        flags = values[len(_ACCOUNT_VALUES) :]
+        row.append(_joined(code for code, flag in zip(labels, flags, strict=True) if flag))
+        yield row
+
+
+def _unwrap(text: str | None) -> str:
+    return text[2:-2].replace('", "', LIST_SEPARATOR) if text else ""
 
 
 def aggregate_rows(snapshot: Snapshot) -> Iterator[tuple]:
@@ -224,7 +236,7 @@ def list_rows(entries: QuerySet[TargetAccount]) -> Iterator[tuple]:
         "marketing_owner__email",
         "added_at",
         "nomination_id",
-    ).iterator(chunk_size=CHUNK_ROWS):
+    ).iterator(chunk_size=FETCH_ROWS):
         yield (
             account_id,
             key,
