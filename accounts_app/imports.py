@@ -17,9 +17,9 @@ from django.contrib.auth import get_user_model
 from accounts_app.countries import country_code
 from accounts_app.domains import normalise_domain
 from accounts_app.models import Account
+from core.text import FORMULA_STARTS
 from workflow.errors import Invalid
 from workflow.roles import Side, is_on_side
-from workflow.text import FORMULA_STARTS
 
 User = get_user_model()
 

@@ -18,8 +18,8 @@ from accounts_app.domains import normalise_domain
 from accounts_app.imports import COLUMNS, AccountRowReader, header_problems, read_csv
 from accounts_app.models import Account, Source
 from accounts_app.services import ACCOUNT_FIELDS, account_create, account_update, effective_icp
+from core.text import neutralise_formula
 from workflow.errors import DomainError, Invalid
-from workflow.text import neutralise_formula
 
 User = get_user_model()
 

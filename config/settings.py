@@ -41,6 +41,7 @@ INSTALLED_APPS = [
     "import_export",
     "django_celery_beat",
     "rest_framework",
+    "core",
     "accounts_app",
     "workflow",
     "crm",

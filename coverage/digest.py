@@ -24,12 +24,12 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 
+from core.roles import OPS_GROUP, SIDE_GROUPS, is_ops, side_of
+from core.text import flatten
 from coverage.definitions import stage_rank
 from coverage.models import AccountCoverage, Gap, Snapshot, SnapshotState, Stage, gap_field
 from coverage.selectors import snapshot_latest
 from workflow.models import CycleState, Nomination, State
-from workflow.roles import OPS_GROUP, SIDE_GROUPS, is_ops, side_of
-from workflow.text import flatten
 
 User = get_user_model()
 logger = logging.getLogger(__name__)
@@ -377,7 +377,7 @@ def own_accounts_with_gaps(*, snapshot: Snapshot, person) -> tuple[list[OwnAccou
 
 def digest_recipients():
     """Everyone the digest goes to: active people with an e-mail address on the marketing or
-    the sales side (workflow.roles.side_of: someone in both counts for neither) or in ops."""
+    the sales side (core.roles.side_of: someone in both counts for neither) or in ops."""
     candidates = (
         User.objects.filter(is_active=True, groups__name__in=[*SIDE_GROUPS, OPS_GROUP])
         .exclude(email="")

@@ -3,7 +3,7 @@ snapshot, and the agreed list itself. The export views (coverage/export_views.py
 these generators yield.
 
 Every file is UTF-8 with a byte order mark (Excel then reads it as UTF-8), every text cell goes
-through `workflow.text.neutralise_formula` (a name like `=HYPERLINK(…)` is not run), and rows
+through `core.text.neutralise_formula` (a name like `=HYPERLINK(…)` is not run), and rows
 are read from the database in chunks (`.iterator()`), so memory does not grow with the list.
 """
 
@@ -20,9 +20,9 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.text import slugify
 
+from core.text import neutralise_row
 from coverage.models import AccountCoverage, Gap, Snapshot, gap_field
 from workflow.models import Cycle, TargetAccount
-from workflow.text import neutralise_row
 
 BOM = "\ufeff"
 CHUNK_ROWS = 2000  # rows per piece of the response

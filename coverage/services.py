@@ -21,6 +21,7 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from accounts_app.models import Activity, Contact, ContactRole, Opportunity, OpportunityStatus
+from core.roles import Side, require_ops
 from coverage import definitions
 from coverage.definitions import FURTHER_THAN_AWARE, GAPS, Windows, stage_rank
 from coverage.models import AccountCoverage, Gap, Snapshot, SnapshotState, Stage, gap_field
@@ -39,7 +40,6 @@ from workflow.models import (
     TargetAccount,
     Tier,
 )
-from workflow.roles import Side, require_ops
 
 BATCH = 2000
 ZERO = Decimal("0")
@@ -62,7 +62,8 @@ def _by_account(rows, key: str = "account_id") -> dict:
 
 
 def _account_rows(*, cycle: Cycle, targets, w: Windows, taken_on: date, previous) -> list:
-    """One unsaved AccountCoverage per target account, from six aggregate queries."""
+    """The fields (by attname) of one AccountCoverage per target account, from six aggregate
+    queries. Plain dicts: building 20,000 model instances costs more than the queries."""
     account_ids = Subquery(targets.values("account_id"))
     entries = list(
         targets.annotate(
@@ -78,34 +79,59 @@ def _account_rows(*, cycle: Cycle, targets, w: Windows, taken_on: date, previous
     }
     wanted = sorted({role for roles in required.values() for role in roles})
 
-    held: dict[int, set[str]] = defaultdict(set)
-    for row in (
-        ContactRole.objects.filter(contact__account_id__in=account_ids, role__in=wanted)
-        .values_list("contact__account_id", "role")
-        .distinct()
-    ):
-        held[row[0]].add(row[1])
+    # One row per account, a count per wanted role (a contact with several roles is in each).
+    held: dict[int, set[str]] = {
+        row.pop("contact__account_id"): {role for role, n in row.items() if n}
+        for row in ContactRole.objects.filter(contact__account_id__in=account_ids, role__in=wanted)
+        .values("contact__account_id")
+        .annotate(**{role: Count("pk", filter=Q(role=role)) for role in wanted})
+        .order_by()
+    }
 
-    # Uncorrelated, so the database reads it once (a hashed subplan), not once per contact.
-    recently_active = Activity.objects.filter(
-        account_id__in=account_ids,
-        contact__isnull=False,
+    # Engaged contacts = contacts with an activity in the window (a distinct count over the
+    # window's activities) + those engaged only by last_engaged_at (an anti-join): both linear
+    # in the data. (An uncorrelated `pk IN (…)` inside the count is hashed only while it fits
+    # in work_mem; past that PostgreSQL rescans it for every contact: minutes at 40,000
+    # accounts. One EXISTS per contact inside the count was slower than these two.)
+    recent_activity = Activity.objects.filter(
+        contact__account_id__in=account_ids,
         occurred_at__gt=w.engagement_from,
         occurred_at__lte=w.as_of,
-    ).values("contact_id")
+    )
     contacts = _by_account(
         Contact.objects.filter(account_id__in=account_ids)
         .values("account_id")
-        .annotate(
-            contacts=Count("pk"),
-            engaged=Count(
-                "pk",
-                filter=Q(pk__in=recently_active)
-                | Q(last_engaged_at__gt=w.engagement_from, last_engaged_at__lte=w.as_of),
-            ),
-        )
+        .annotate(contacts=Count("pk"))
         .order_by()
     )
+    active = dict(
+        recent_activity.values("contact__account_id")
+        .annotate(n=Count("contact_id", distinct=True))
+        .order_by()
+        .values_list("contact__account_id", "n")
+    )
+    only_last_engaged = dict(
+        Contact.objects.filter(
+            account_id__in=account_ids,
+            last_engaged_at__gt=w.engagement_from,
+            last_engaged_at__lte=w.as_of,
+        )
+        .exclude(
+            Exists(
+                Activity.objects.filter(
+                    contact_id=OuterRef("pk"),
+                    occurred_at__gt=w.engagement_from,
+                    occurred_at__lte=w.as_of,
+                )
+            )
+        )
+        .values("account_id")
+        .annotate(n=Count("pk"))
+        .order_by()
+        .values_list("account_id", "n")
+    )
+    for account_id, people in contacts.items():
+        people["engaged"] = active.get(account_id, 0) + only_last_engaged.get(account_id, 0)
 
     def touches(side: str, since: datetime, until: datetime = w.as_of):
         return Count("pk", filter=Q(side=side, occurred_at__gt=since, occurred_at__lte=until))
@@ -186,7 +212,7 @@ def _account_rows(*, cycle: Cycle, targets, w: Windows, taken_on: date, previous
             Gap.NO_MARKETING_OWNER: entry["marketing"] is None,
         }
         rows.append(
-            AccountCoverage(
+            dict(
                 target_id=entry["pk"],
                 account_id=account_id,
                 position=position,
@@ -215,26 +241,34 @@ def _account_rows(*, cycle: Cycle, targets, w: Windows, taken_on: date, previous
     return rows
 
 
-def _insert(rows: list[AccountCoverage]) -> None:
+def _insert(snapshot: Snapshot, rows: list[dict]) -> None:
     """Insert the rows: with COPY on PostgreSQL (several times faster than INSERT for
     thousands of rows of a dozen indexed columns), with bulk_create elsewhere."""
     if connection.vendor != "postgresql":
-        AccountCoverage.objects.bulk_create(rows)
+        AccountCoverage.objects.bulk_create(
+            AccountCoverage(snapshot=snapshot, **row) for row in rows
+        )
         return
     from psycopg.types.json import Jsonb
 
-    fields = [f for f in AccountCoverage._meta.concrete_fields if not f.primary_key]
+    fields = [
+        f
+        for f in AccountCoverage._meta.concrete_fields
+        if not f.primary_key and f.attname != "snapshot_id"
+    ]
     json_fields = {f.attname for f in fields if isinstance(f, JSONField)}
     columns = ", ".join(connection.ops.quote_name(f.column) for f in fields)
     table = connection.ops.quote_name(AccountCoverage._meta.db_table)
-    with connection.cursor() as cursor, cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
+    copy_sql = f"COPY {table} (snapshot_id, {columns}) FROM STDIN"
+    with connection.cursor() as cursor, cursor.copy(copy_sql) as copy:
         for row in rows:
             copy.write_row(
                 [
-                    Jsonb(getattr(row, f.attname))
-                    if f.attname in json_fields
-                    else getattr(row, f.attname)
-                    for f in fields
+                    snapshot.pk,
+                    *(
+                        Jsonb(row[f.attname]) if f.attname in json_fields else row[f.attname]
+                        for f in fields
+                    ),
                 ]
             )
 
@@ -603,11 +637,12 @@ def snapshot_take(
         rows = _account_rows(
             cycle=cycle, targets=targets, w=windows, taken_on=taken_on, previous=previous
         )
+        if len(rows) != total:  # the list changed since it was counted
+            total = len(rows)
+            Snapshot.objects.filter(pk=snapshot.pk).update(total=total)
         for start in range(0, len(rows), BATCH):
             batch = rows[start : start + BATCH]
-            for row in batch:
-                row.snapshot = snapshot
-            _insert(batch)
+            _insert(snapshot, batch)
             count = start + len(batch)
             Snapshot.objects.filter(pk=snapshot.pk).update(done=count)
             if progress is not None:
@@ -650,15 +685,12 @@ def snapshot_request(*, cycle: Cycle, by) -> None:
     transaction.on_commit(lambda: tasks.snapshot_cycle.delay(cycle.pk), robust=True)
 
 
-def snapshots_after_pull(*, run) -> None:
-    """A CRM pull finished (crm.signals.pull_finished): snapshot every active cycle after
-    commit, unless the pull failed or handed over to another task that carries on."""
-    from crm.models import SyncState
-
-    if run.state not in (SyncState.SUCCEEDED, SyncState.PARTIAL):
+def snapshots_after_pull(*, state: str, more_to_pull: bool) -> None:
+    """A CRM pull finished (core.hooks.pull_finished): snapshot every active cycle after
+    commit, unless the pull failed or handed over to another task that carries on (that one
+    sends its own)."""
+    if state not in ("succeeded", "partial") or more_to_pull:
         return
-    if (run.detail or {}).get("more_to_pull"):
-        return  # the task that finishes the pull will send its own signal
     from coverage import tasks
 
     transaction.on_commit(lambda: tasks.snapshot_active_cycles.delay(), robust=True)

@@ -28,6 +28,7 @@ from workflow.models import (
     OPEN_STATES,
     Comment,
     Cycle,
+    CycleEvent,
     CycleState,
     FailedNotification,
     ListVersion,
@@ -216,7 +217,7 @@ class CycleAdmin(ServiceErrorsMixin, admin.ModelAdmin):
 
     def get_inlines(self, request, obj):
         # A new cycle gets its three tiers from the capacities on the add form.
-        return [TierInline] if obj is not None else []
+        return [TierInline, CycleEventInline] if obj is not None else []
 
     def save_model(self, request, obj, form, change):
         if change:
@@ -228,7 +229,7 @@ class CycleAdmin(ServiceErrorsMixin, admin.ModelAdmin):
             capacities={n: data[f"tier_{n}_capacity"] for n in (1, 2, 3)},
             **{name: data[name] for name in CycleAddForm.Meta.fields},
         )
-        obj.pk, obj.state, obj.created_at = cycle.pk, cycle.state, cycle.created_at
+        obj.pk, obj.created_at = cycle.pk, cycle.created_at  # its state is the default already
 
     def view_on_site(self, obj):
         return site_url("workflow:cycle", obj.pk)
@@ -647,3 +648,19 @@ class FailedNotificationAdmin(ViewOnlyMixin, admin.ModelAdmin):
                 raise DomainError("it was already sent again.")
 
         run_for_each(request, queryset, one, lambda failed, _: f"{failed}: queued again.")
+
+
+class CycleEventInline(ViewOnlyInline):
+    model = CycleEvent
+    fields = ("created_at", "actor", "action", "from_state", "to_state", "note")
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("actor")
+
+
+@admin.register(CycleEvent)
+class CycleEventAdmin(ViewOnlyMixin, admin.ModelAdmin):
+    list_display = ("cycle", "created_at", "actor", "action", "from_state", "to_state")
+    list_filter = ("action",)
+    search_fields = ("cycle__name", "actor__username", "note")
+    list_select_related = ("cycle", "actor")

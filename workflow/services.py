@@ -23,11 +23,14 @@ from django.db.models import Count, Max
 from django.utils import timezone
 
 from accounts_app.models import Account
+from core import hooks
 from workflow.errors import Conflict, Invalid, NotAllowed
 from workflow.models import (
     OPEN_STATES,
     Comment,
     Cycle,
+    CycleAction,
+    CycleEvent,
     CycleState,
     Decision,
     EventAction,
@@ -154,7 +157,9 @@ def _require_proposer(nomination: Nomination, by, action: str) -> None:
 
 
 def _require_open_cycle(cycle: Cycle) -> None:
-    if not cycle.is_open:
+    # Read from the database: the caller's copy may predate a close.
+    state = Cycle.objects.filter(pk=cycle.pk).values_list("state", flat=True).first()
+    if state == CycleState.CLOSED:
         raise Conflict(f"{cycle.name} is closed; its list can no longer change.")
 
 
@@ -481,9 +486,8 @@ def nomination_sign_off(*, nomination: Nomination, by, decision: str, note: str 
 
         if decision == Decision.APPROVE and _both_sides_agree(nomination):
             target = _apply_to_list(nomination)
-            from crm.services import target_change_record
-
-            target_change_record(target=target, nomination=nomination)  # CRM outbox, same txn
+            # The CRM hears of it in this transaction (crm's outbox; see core.hooks).
+            hooks.target_changed.send(sender=Nomination, target=target, nomination=nomination)
             nomination.approve()
             nomination.decided_at = timezone.now()
             nomination.waiting_since = None
@@ -521,6 +525,8 @@ def _apply_to_list(nomination: Nomination) -> TargetAccount:
     """Change the target list as an approved nomination says. Called with the nomination
     locked; locks the cycle too so capacity checks of concurrent approvals are serialised."""
     cycle = Cycle.objects.select_for_update(no_key=True).get(pk=nomination.cycle_id)
+    # Under the cycle's lock: a close that committed first wins over this approval.
+    _require_open_cycle(cycle)
     account = nomination.account
     now = timezone.now()
     target = (
@@ -683,6 +689,8 @@ def nomination_remind(*, nomination: Nomination, escalate: bool, now=None) -> bo
         if nomination.state != State.IN_REVIEW or nomination.waiting_since is None:
             return False
         cycle = nomination.cycle
+        if not cycle.is_open:
+            return False  # a closed cycle's nominations are read-only: nobody is chased
         hours = cycle.escalate_after_hours if escalate else cycle.reminder_after_hours
         if now - nomination.waiting_since < timedelta(hours=hours):
             return False
@@ -776,12 +784,51 @@ def cycle_create(
     return cycle
 
 
-def cycle_set_state(*, cycle: Cycle, state: str, by) -> Cycle:
+def cycle_set_state(*, cycle: Cycle, state: str, by, reason: str = "") -> Cycle:
+    """Move a cycle along planning → active → closed (ops only).
+
+    1. The cycle is locked: an approval, which locks it too, either commits first or sees the
+       new state (a close that commits first wins).
+    2. Only the declared transitions are allowed; reopening a closed cycle needs a reason.
+    3. An event records who, when, from, to and the reason.
+    4. On close, the CRM hears of it in this transaction (core.hooks.cycle_closed): its
+       accounts are pushed again, so one on no other open list stops being a target there.
+       Its open nominations stay as they are, read-only: decisions, edits and reminders are
+       refused on a closed cycle, and they leave every queue.
+    """
     require_ops(by, "change a cycle's state")
     if state not in CycleState.values:
         raise Invalid("Unknown cycle state.", field="state")
-    Cycle.objects.filter(pk=cycle.pk).update(state=state)
-    cycle.state = state
+    reason = bounded(reason, field="reason", what="The reason")
+    with transaction.atomic():
+        cycle = Cycle.objects.select_for_update(no_key=True).get(pk=cycle.pk)
+        from_state = cycle.state
+        if state == from_state:
+            raise Conflict(f"{cycle.name} is already {cycle.get_state_display().lower()}.")
+        move = {
+            (CycleState.PLANNING, CycleState.ACTIVE): (cycle.activate, CycleAction.ACTIVATED),
+            (CycleState.PLANNING, CycleState.CLOSED): (cycle.close, CycleAction.CLOSED),
+            (CycleState.ACTIVE, CycleState.CLOSED): (cycle.close, CycleAction.CLOSED),
+            (CycleState.CLOSED, CycleState.ACTIVE): (cycle.reopen, CycleAction.REOPENED),
+        }.get((from_state, state))
+        if move is None:
+            raise Conflict(
+                f"{cycle.name} is {cycle.get_state_display().lower()}; it cannot go back to "
+                f"{CycleState(state).label.lower()}."
+            )
+        transition, action = move
+        if action == CycleAction.REOPENED and not reason:
+            raise Invalid(
+                "Say why the closed cycle reopens: the reason is kept in its history.",
+                field="reason",
+            )
+        transition()
+        cycle.save(update_fields=["state"])
+        CycleEvent.objects.create(
+            cycle=cycle, actor=by, action=action, from_state=from_state, to_state=state, note=reason
+        )
+        if action == CycleAction.CLOSED:
+            hooks.cycle_closed.send(sender=Cycle, cycle=cycle)
     return cycle
 
 

@@ -133,7 +133,7 @@ def remind_waiting_nominations() -> dict:
     from django.db.models import Q
 
     from workflow import services
-    from workflow.models import Nomination, State
+    from workflow.models import CycleState, Nomination, State
 
     now = timezone.now()
     counts = {"reminded": 0, "escalated": 0}
@@ -141,6 +141,7 @@ def remind_waiting_nominations() -> dict:
     # this portable across databases.
     waiting = (
         Nomination.objects.filter(state=State.IN_REVIEW, waiting_since__isnull=False)
+        .exclude(cycle__state=CycleState.CLOSED)  # read-only once its cycle closed
         .filter(Q(reminded_at__isnull=True) | Q(escalated_at__isnull=True))
         .select_related("cycle")
         .order_by("pk")

@@ -51,6 +51,8 @@ def test_a_cycle_is_edited_with_its_tiers_inline_but_not_its_state(ops, the_cycl
         "tiers-INITIAL_FORMS": "3",
         "tiers-MIN_NUM_FORMS": "0",
         "tiers-MAX_NUM_FORMS": "3",
+        "events-TOTAL_FORMS": "0",
+        "events-INITIAL_FORMS": "0",
     }
     for i, tier in enumerate(tiers):
         data[f"tiers-{i}-id"] = str(tier.pk)

@@ -1,5 +1,5 @@
 """No cell of any export runs as a formula in a spreadsheet: text starting with = + - @, a tab
-or a carriage return gets a leading apostrophe (workflow.text.neutralise_formula)."""
+or a carriage return gets a leading apostrophe (core.text.neutralise_formula)."""
 
 import pytest
 
