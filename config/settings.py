@@ -258,6 +258,9 @@ SPECTACULAR_SETTINGS = {
         "CycleStateEnum": "workflow.models.CycleState",
         "SideEnum": "workflow.roles.Side",
         "TierEnum": "api.serializers.TIER_CHOICES",
+        "BuyingRoleEnum": "accounts_app.models.BuyingRole",
+        "CoverageStageEnum": "coverage.models.Stage",
+        "CoverageGapEnum": "coverage.models.Gap",
     },
 }
 
