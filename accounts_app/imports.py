@@ -40,6 +40,7 @@ from accounts_app.models import (
 )
 from accounts_app.scoring import fit_score
 from core import hooks
+from core.text import FORMULA_STARTS
 from workflow.errors import Invalid, NotAllowed
 from workflow.roles import Side, is_on_side
 
@@ -63,16 +64,8 @@ REQUIRED_COLUMNS = ("name", "domain")
 # Written by the export, computed by Accord: accepted in a file and ignored.
 EXPORT_ONLY_COLUMNS = ("fit_score", "source")
 
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 MAX_LENGTHS = {"name": 200, "industry": 100, "region": 50}
 MAX_REVENUE = Decimal("99999999999999.99")  # Account.annual_revenue: 16 digits, 2 decimals
-
-
-def neutralise_formula(value):
-    """A cell a spreadsheet would run as a formula gets a leading apostrophe."""
-    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
-        return "'" + value
-    return value
 
 
 def _cell(row: Mapping, column: str) -> str:

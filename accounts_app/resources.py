@@ -9,8 +9,9 @@ goes through django-import-export: it runs in a Celery task over the stored file
 from django.contrib.auth import get_user_model
 from import_export import fields, resources, widgets
 
-from accounts_app.imports import COLUMNS, neutralise_formula
+from accounts_app.imports import COLUMNS
 from accounts_app.models import Account
+from core.text import neutralise_formula
 
 User = get_user_model()
 

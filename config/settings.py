@@ -180,7 +180,14 @@ LOGGING = {
 # REST API ----------------------------------------------------------------------------------------
 # /api/v1/ (DRF), the OpenAPI schema at /api/schema/ and Swagger UI at /api/docs/, whose files come
 # from the drf-spectacular-sidecar package (no CDN). See docs/api.md.
-INSTALLED_APPS += ["django_filters", "drf_spectacular", "drf_spectacular_sidecar", "knox", "api"]
+INSTALLED_APPS += [
+    "django_filters",
+    "django_tables2",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
+    "knox",
+    "api",
+]
 
 # API tokens are knox's, stored hashed in api.ApiToken (docs/api.md, "Tokens are shown once").
 # Knox's own model is swapped out; its migrations would still create an empty knox_authtoken
@@ -413,3 +420,21 @@ CELERY_BEAT_SCHEDULE["accounts-resume-imports"] = {
     "task": "accounts_app.tasks.resume_account_imports",
     "schedule": 5 * 60,
 }
+
+# Coverage: the weekly digest (coverage/digest.py, coverage/slack.py); see docs/operations.md ------
+# Its schedule is a django-celery-beat row seeded by coverage/migrations/0006 from these two
+# settings (editable in the admin afterwards, like the nightly snapshot's): the day, 0 = Monday …
+# 6 = Sunday, and the hour, in TIME_ZONE.
+COVERAGE_DIGEST_WEEKDAY = env.int("COVERAGE_DIGEST_WEEKDAY", default=0)
+COVERAGE_DIGEST_HOUR = env.int("COVERAGE_DIGEST_HOUR", default=8)
+if not 0 <= COVERAGE_DIGEST_WEEKDAY <= 6 or not 0 <= COVERAGE_DIGEST_HOUR <= 23:
+    raise environ.ImproperlyConfigured(
+        "COVERAGE_DIGEST_WEEKDAY must be 0 (Monday) to 6 (Sunday), COVERAGE_DIGEST_HOUR 0 to 23."
+    )
+# A Slack incoming webhook (a secret: from the environment only); empty = no Slack post.
+COVERAGE_DIGEST_SLACK_WEBHOOK_URL = env.str("COVERAGE_DIGEST_SLACK_WEBHOOK_URL", default="")
+COVERAGE_SLACK_TIMEOUT_SECONDS = env.float("COVERAGE_SLACK_TIMEOUT_SECONDS", default=10.0)
+COVERAGE_SLACK_MAX_TRIES = env.int("COVERAGE_SLACK_MAX_TRIES", default=4)
+COVERAGE_SLACK_RETRY_AFTER_MAX_SECONDS = env.float(
+    "COVERAGE_SLACK_RETRY_AFTER_MAX_SECONDS", default=60.0
+)

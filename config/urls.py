@@ -18,5 +18,7 @@ urlpatterns = [
     path("icp/", include(icp_patterns)),
     path("sync/", include("crm.urls")),
     path("coverage/definitions/", include("coverage.urls_definitions")),
+    path("", include("coverage.urls")),
+    path("", include("coverage.urls_exports")),
     path("", include("workflow.urls")),
 ]

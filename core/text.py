@@ -5,6 +5,9 @@ about it fail (Django refuses header injection with BadHeaderError) or, elsewher
 header. People's input is refused with a clear message (`single_line`); text from outside that
 nobody can correct on the spot (a CRM's company name, a person's display name) is flattened
 (`flatten`).
+
+Text that reaches a spreadsheet cell must not run as a formula (`neutralise_formula`): every CSV
+Accord writes (the admin's account export, the coverage exports) passes its cells through it.
 """
 
 import re
@@ -38,6 +41,25 @@ def flatten(value, *, limit: int | None = None) -> str:
     text = _CONTROL.sub(" ", unicodedata.normalize("NFC", str(value or "")))
     text = " ".join(text.split())
     return text[:limit] if limit is not None else text
+
+
+# What a spreadsheet reads as the start of a formula (or, tab and CR, as a way to hide one).
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def neutralise_formula(value):
+    """A text cell a spreadsheet would run as a formula gets a leading apostrophe; other values
+    (numbers, dates, None) are returned as they are."""
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value
+
+
+def neutralise_row(values) -> list:
+    """`neutralise_formula` of each value of a CSV row, written out so that an export of tens of
+    thousands of rows does not pay a function call per cell."""
+    starts = FORMULA_STARTS
+    return ["'" + v if v.__class__ is str and v.startswith(starts) else v for v in values]
 
 
 # The longest free text a person may write (a rationale, a note, a comment), everywhere: the web

@@ -2,6 +2,10 @@
 
 from celery import shared_task
 
+# The notifications' task base: a digest that cannot be sent is kept for ops (FailedNotification,
+# listed and retried in the admin), never lost silently.
+from workflow.tasks import NotificationTask
+
 SNAPSHOT = {"acks_late": True}
 
 
@@ -27,3 +31,39 @@ def snapshot_active_cycles() -> list[int]:
     for cycle_id in ids:
         snapshot_cycle.delay(cycle_id)
     return ids
+
+
+# --- The weekly digest (coverage/digest.py, coverage/slack.py) --------------------------------
+
+
+@shared_task(acks_late=True)
+def digest_send_weekly() -> int:
+    """Beat, weekly (COVERAGE_DIGEST_WEEKDAY, COVERAGE_DIGEST_HOUR): one e-mail task per
+    reader, so one failed address is kept and retried alone; then the Slack post."""
+    from django.conf import settings
+
+    from coverage import digest
+
+    people = digest.digest_recipients()
+    for person in people:
+        digest_send.delay(person.pk)
+    if settings.COVERAGE_DIGEST_SLACK_WEBHOOK_URL:
+        digest_post_to_slack.delay()
+    return len(people)
+
+
+@shared_task(base=NotificationTask, describes="Weekly coverage digest, person")
+def digest_send(person_id: int) -> int:
+    from django.contrib.auth import get_user_model
+
+    from coverage import digest
+
+    person = get_user_model().objects.filter(pk=person_id, is_active=True).first()
+    return digest.digest_send(person=person) if person else 0
+
+
+@shared_task(base=NotificationTask, describes="Weekly coverage digest to Slack")
+def digest_post_to_slack() -> bool | None:
+    from coverage import slack
+
+    return slack.digest_post()

@@ -1,0 +1,217 @@
+"""The coverage pages: the dashboard of a cycle (scorecard, tables, alignment, charts, what
+needs my action) and its table of target accounts. They read what the latest snapshot stored
+(coverage.selectors, coverage.dashboard) and never compute a snapshot: ops' button asks for
+one, which a Celery task takes."""
+
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied
+from django.db.models import Case, IntegerField, Value, When
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_POST
+from django_tables2 import RequestConfig
+
+from coverage import services
+from coverage.charts import CHARTS, chart_svgs
+from coverage.dashboard import (
+    cycles_with_latest_snapshot,
+    gap_reasons,
+    rows_needing_action,
+    snapshot_running,
+)
+from coverage.filters import AccountCoverageFilter
+from coverage.models import Gap, Stage
+from coverage.selectors import snapshot_latest, snapshot_rows
+from coverage.tables import AccountCoverageTable
+from workflow.errors import DomainError
+from workflow.models import Cycle, CycleState
+from workflow.roles import is_ops
+from workflow.views import member_required
+
+MY_ACTIONS_SHOWN = 15
+TABLE_PER_PAGE = 50
+
+STAGE_RANK = Case(
+    *[When(stage=code, then=Value(i)) for i, code in enumerate(Stage.values)],
+    output_field=IntegerField(),
+)
+
+
+def _can_snapshot(user) -> bool:
+    return is_ops(user) or user.is_superuser
+
+
+def _scorecard(aggregates: dict) -> list[dict]:
+    """The cycle's numbers with their change since the previous and the first snapshot, and
+    the table filter that lists the accounts behind each."""
+    now = aggregates["cycle"]
+    trend = aggregates.get("trend") or {}
+    previous = (trend.get("previous") or {}).get("change")
+    first = (trend.get("first") or {}).get("change")
+
+    def change(key, gap=None):
+        out = []
+        for which in (previous, first):
+            if which is None:
+                out.append(None)
+            else:
+                out.append(which["gaps"].get(gap) if gap else which.get(key))
+        return out
+
+    cards = [
+        ("accounts", "Target accounts", now["accounts"], "count", ""),
+        (
+            "fully_covered_share",
+            "Fully covered",
+            now["fully_covered_share"],
+            "share",
+            "covered=full",
+        ),
+        (
+            "engaged_or_further_share",
+            "Engaged or further",
+            now["engaged_or_further_share"],
+            "share",
+            "further=engaged",
+        ),
+        ("open_pipeline", "Open pipeline", now["open_pipeline"], "money", "pipeline=open"),
+        ("won_amount", "Won", now["won_amount"], "money", "pipeline=won"),
+    ]
+    result = [
+        {
+            "key": key,
+            "label": label,
+            "value": value,
+            "kind": kind,
+            "query": query,
+            "good_up": True,
+            "previous": change(key)[0],
+            "first": change(key)[1],
+        }
+        for key, label, value, kind, query in cards
+    ]
+    for code, label in Gap.choices:
+        prev, fst = change(None, gap=code)
+        result.append(
+            {
+                "key": f"gap_{code}",
+                "label": label,
+                "value": now["gaps"].get(code, 0),
+                "kind": "count",
+                "query": f"gap={code}",
+                "good_up": False,
+                "previous": prev,
+                "first": fst,
+                "gap": True,
+            }
+        )
+    return result
+
+
+def _with_gap_totals(groups: list[dict]) -> list[dict]:
+    return [{**g, "gap_total": sum(g["gaps"].values())} for g in groups]
+
+
+@member_required
+def index(request):
+    cycles = cycles_with_latest_snapshot().exclude(state=CycleState.CLOSED).order_by("-starts_on")
+    return render(request, "coverage/index.html", {"cycles": cycles})
+
+
+@member_required
+def dashboard(request, pk):
+    cycle = get_object_or_404(Cycle, pk=pk)
+    snapshot = snapshot_latest(cycle_id=cycle.pk)
+    context = {
+        "cycle": cycle,
+        "snapshot": snapshot,
+        "running": snapshot_running(cycle_id=cycle.pk),
+        "can_snapshot": _can_snapshot(request.user),
+    }
+    if snapshot is None:
+        return render(request, "coverage/dashboard.html", context)
+    aggregates = snapshot.aggregates
+    mine = rows_needing_action(snapshot=snapshot, user=request.user)
+    shown = list(mine[:MY_ACTIONS_SHOWN])
+    svgs = chart_svgs(snapshot)
+    context |= {
+        "aggregates": aggregates,
+        "alignment": snapshot.alignment,
+        "scorecard": _scorecard(aggregates),
+        "trend": aggregates.get("trend") or {},
+        "stage_rows": [
+            (
+                code,
+                label,
+                aggregates["stages"]["accounts"].get(code, 0),
+                aggregates["stages"]["median_days"].get(code),
+            )
+            for code, label in Stage.choices
+        ],
+        "gap_choices": Gap.choices,
+        "my_actions": [
+            {"row": row, "reasons": gap_reasons(row, snapshot.settings, user=request.user)}
+            for row in shown
+        ],
+        "my_actions_total": len(shown) if len(shown) < MY_ACTIONS_SHOWN else mine.count(),
+        "charts": [(name, title, svgs[name]) for name, title in CHARTS.items()],
+        "owner_tables": [
+            ("sales owner", "sales", _with_gap_totals(aggregates.get("sales_owners", []))),
+            (
+                "marketing owner",
+                "marketing",
+                _with_gap_totals(aggregates.get("marketing_owners", [])),
+            ),
+        ],
+    }
+    return render(request, "coverage/dashboard.html", context)
+
+
+@member_required
+def accounts(request, pk):
+    cycle = get_object_or_404(Cycle, pk=pk)
+    snapshot = snapshot_latest(cycle_id=cycle.pk)
+    if snapshot is None:
+        return redirect("coverage:dashboard", pk=cycle.pk)
+    rows = (
+        snapshot_rows(snapshot=snapshot)
+        .select_related("account", "sales_owner", "marketing_owner")
+        .annotate(stage_rank=STAGE_RANK)
+    )
+    filters = AccountCoverageFilter(
+        request.GET, queryset=rows, snapshot=snapshot, user=request.user
+    )
+    # A value the form refuses (a stale link, a gap renamed) lists nothing, with the error
+    # shown, rather than silently every account.
+    shown = filters.qs if filters.is_valid() else rows.none()
+    table = AccountCoverageTable(shown, taken_on=snapshot.taken_on)
+    RequestConfig(request, paginate={"per_page": TABLE_PER_PAGE}).configure(table)
+    return render(
+        request,
+        "coverage/accounts.html",
+        {
+            "cycle": cycle,
+            "snapshot": snapshot,
+            "filters": filters,
+            "table": table,
+            "filtering": any(v for k, v in request.GET.items() if k not in ("page", "sort")),
+        },
+    )
+
+
+@require_POST
+@member_required
+def snapshot_now(request, pk):
+    cycle = get_object_or_404(Cycle, pk=pk)
+    try:
+        services.snapshot_request(cycle=cycle, by=request.user)
+    except DomainError as error:
+        if error.status == 403:
+            raise PermissionDenied(str(error)) from error
+        messages.error(request, str(error))
+    else:
+        messages.success(
+            request,
+            "A snapshot is being taken. It takes a minute or so for a large cycle: reload "
+            "this page to see it.",
+        )
+    return redirect("coverage:dashboard", pk=cycle.pk)
