@@ -152,7 +152,7 @@ def dashboard(request, pk):
             {"row": row, "reasons": gap_reasons(row, snapshot.settings, user=request.user)}
             for row in shown
         ],
-        "my_actions_total": len(shown) if len(shown) < MY_ACTIONS_SHOWN else mine.count(),
+        "my_actions_total": mine.count(),
         "charts": [(name, title, svgs[name]) for name, title in CHARTS.items()],
         "owner_tables": [
             ("sales owner", "sales", _with_gap_totals(aggregates.get("sales_owners", []))),

@@ -9,7 +9,10 @@ from tests.coverage.conftest import world  # noqa: F401 (the hand-built data set
 
 def test_the_dashboard_draws_its_charts_after_a_snapshot(world, people, page, sign_in, shot):  # noqa: F811
     console_errors = []
-    page.on("console", lambda m: console_errors.append(f"{m.text} {m.location}") if m.type == "error" else None)
+    page.on(
+        "console",
+        lambda m: console_errors.append(f"{m.text} {m.location}") if m.type == "error" else None,
+    )
     snapshot_take(cycle=world.cycle, as_of=world.as_of)
 
     sign_in(people.sales_member)
