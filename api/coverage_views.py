@@ -13,7 +13,7 @@ from api.permissions import IsMemberOrIntegrationReadOnly
 from api.serializers import MAX_INT, TIER_CHOICES, AccountBriefOutput
 from api.views import LIST_ERRORS, READ_ERRORS, ApiView, _responses
 from coverage import selectors
-from coverage.models import AccountCoverage, Gap, Snapshot, Stage
+from coverage.models import AccountCoverage, Gap, Snapshot, Stage, gap_field
 from workflow.models import Cycle
 from workflow.roles import Side
 
@@ -225,6 +225,40 @@ class AccountCoverageOutput(serializers.ModelSerializer):
         ]
 
 
+def coverage_row_representations(rows) -> list[dict]:
+    """What AccountCoverageOutput answers for these rows (dicts of
+    coverage.selectors.ROW_COLUMNS), built directly: several times faster for a page of 1,000.
+    A test checks that both give the same JSON."""
+    return [
+        {
+            "account": {
+                "id": row["account_id"],
+                "key": str(row["account__key"]),
+                "name": row["account__name"],
+                "domain": row["account__domain"],
+            },
+            "tier": row["tier"],
+            "required_roles": row["required_roles"],
+            "covered_roles": row["covered_roles"],
+            "missing_roles": row["missing_roles"],
+            "coverage": row["coverage"],
+            "contacts": row["contacts"],
+            "engaged_contacts": row["engaged_contacts"],
+            "marketing_touches_30d": row["marketing_touches_30d"],
+            "sales_touches_30d": row["sales_touches_30d"],
+            "marketing_touches_90d": row["marketing_touches_90d"],
+            "sales_touches_90d": row["sales_touches_90d"],
+            "open_opportunities": row["open_opportunities"],
+            "open_pipeline": f"{row['open_pipeline']:.2f}",
+            "won_amount": f"{row['won_amount']:.2f}",
+            "stage": row["stage"],
+            "stage_since": row["stage_since"].isoformat(),
+            "gaps": [code for code in Gap.values if row[gap_field(code)]],
+        }
+        for row in rows
+    ]
+
+
 class CoverageAccountQuery(serializers.Serializer):
     tier = serializers.ChoiceField(choices=TIER_CHOICES, required=False)
     sales_owner = serializers.IntegerField(
@@ -287,4 +321,5 @@ class CoverageAccountListView(ApiView):
         self.paginator.get_page_size(request)
         snapshot = _snapshot_or_404(pk)
         rows = selectors.snapshot_rows(snapshot=snapshot, **query.validated_data)
-        return self.paginated(rows, AccountCoverageOutput)
+        page = self.paginator.paginate_rows(rows, request, rows=selectors.snapshot_row_page)
+        return self.get_paginated_response(coverage_row_representations(page))

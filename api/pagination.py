@@ -14,6 +14,11 @@ class PageNumberPagination(pagination.PageNumberPagination):
     max_page_size = 1000
     invalid_page_message = "There is no page {page_number}: {message}"
 
+    def paginate_rows(self, queryset, request, *, rows):
+        """Like paginate_queryset, reading only the page's entries as rows(page queryset)."""
+        self.django_paginator_class = functools.partial(_RowsPaginator, rows=rows)
+        return self.paginate_queryset(queryset, request)
+
     def get_page_size(self, request):
         raw = request.query_params.get(self.page_size_query_param, "")
         if raw == "":
@@ -49,11 +54,6 @@ class TargetAccountPagination(PageNumberPagination):
     on the next poll."""
 
     page_size = 500
-
-    def paginate_rows(self, queryset, request, *, rows):
-        """Like paginate_queryset, reading only the page's entries as rows(page queryset)."""
-        self.django_paginator_class = functools.partial(_RowsPaginator, rows=rows)
-        return self.paginate_queryset(queryset, request)
 
     def get_paginated_response(self, data, *, next_updated_since=None):
         response = super().get_paginated_response(data)

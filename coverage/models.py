@@ -135,6 +135,10 @@ class AccountCoverage(models.Model):
     snapshot = models.ForeignKey(Snapshot, on_delete=models.CASCADE, related_name="rows")
     target = models.ForeignKey(TargetAccount, on_delete=models.CASCADE, related_name="+")
     account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="+")
+    position = models.PositiveIntegerField(
+        help_text="The row's place in the snapshot, by tier, account name and entry: lists page "
+        "through an index instead of sorting every row."
+    )
     tier = models.PositiveSmallIntegerField(choices=[(n, f"Tier {n}") for n in TIERS])
     sales_owner = models.ForeignKey(
         USER, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
@@ -170,12 +174,15 @@ class AccountCoverage(models.Model):
     gap_no_marketing_owner = models.BooleanField(default=False)
 
     class Meta:
-        ordering = ["snapshot", "tier", "account__name", "pk"]
+        ordering = ["snapshot", "position"]
         verbose_name = "account coverage"
         verbose_name_plural = "account coverage"
         constraints = [
             models.UniqueConstraint(
                 fields=["snapshot", "target"], name="account_coverage_one_per_target"
+            ),
+            models.UniqueConstraint(
+                fields=["snapshot", "position"], name="account_coverage_unique_position"
             ),
             models.CheckConstraint(
                 condition=Q(coverage__gte=0) & Q(coverage__lte=1), name="account_coverage_0_1"

@@ -40,7 +40,8 @@ def snapshot_rows(
     stage: str | None = None,
     gap: str | None = None,
 ) -> QuerySet[AccountCoverage]:
-    """A snapshot's account rows, filtered in SQL, in a stable order (tier, name, id)."""
+    """A snapshot's account rows, filtered in SQL, in their stored order (tier, account name,
+    entry). Read a page of them with `snapshot_row_page`."""
     rows = AccountCoverage.objects.filter(snapshot=snapshot)
     if tier is not None:
         rows = rows.filter(tier=tier)
@@ -54,4 +55,39 @@ def snapshot_rows(
         if gap not in Gap.values:
             raise ValueError(gap)
         rows = rows.filter(**{gap_field(gap): True})
-    return rows.select_related("account").order_by("tier", "account__name", "pk")
+    return rows.order_by("position")
+
+
+ROW_COLUMNS = (
+    "account_id",
+    "account__key",
+    "account__name",
+    "account__domain",
+    "tier",
+    "required_roles",
+    "covered_roles",
+    "missing_roles",
+    "coverage",
+    "contacts",
+    "engaged_contacts",
+    "marketing_touches_30d",
+    "sales_touches_30d",
+    "marketing_touches_90d",
+    "sales_touches_90d",
+    "open_opportunities",
+    "open_pipeline",
+    "won_amount",
+    "stage",
+    "stage_since",
+    *(gap_field(code) for code in Gap.values),
+)
+
+
+def snapshot_row_page(page: QuerySet[AccountCoverage]) -> QuerySet:
+    """A page of rows as dicts of ROW_COLUMNS, in one query: the page's ids are picked from the
+    rows alone (the (snapshot, position) index), and only those are joined to their account."""
+    return (
+        AccountCoverage.objects.filter(pk__in=page.values("pk"))
+        .order_by("position")
+        .values(*ROW_COLUMNS)
+    )

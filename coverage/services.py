@@ -15,8 +15,8 @@ from collections.abc import Callable
 from datetime import date, datetime
 from decimal import Decimal
 
-from django.db import transaction
-from django.db.models import Count, Exists, Max, OuterRef, Q, Subquery, Sum
+from django.db import connection, transaction
+from django.db.models import Count, Exists, JSONField, Max, OuterRef, Q, Subquery, Sum
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
@@ -62,7 +62,8 @@ def _by_account(rows, key: str = "account_id") -> dict:
 
 
 def _account_rows(*, cycle: Cycle, targets, w: Windows, taken_on: date, previous) -> list:
-    """One unsaved AccountCoverage per target account, from six aggregate queries."""
+    """The fields (by attname) of one AccountCoverage per target account, from six aggregate
+    queries. Plain dicts: building 20,000 model instances costs more than the queries."""
     account_ids = Subquery(targets.values("account_id"))
     entries = list(
         targets.annotate(
@@ -70,7 +71,7 @@ def _account_rows(*, cycle: Cycle, targets, w: Windows, taken_on: date, previous
             marketing=Coalesce("marketing_owner_id", "account__marketing_owner_id"),
         )
         .values("pk", "account_id", "tier", "sales", "marketing")
-        .order_by("pk")
+        .order_by("tier", "account__name", "pk")
     )
     required = {
         tier["number"]: [str(r) for r in tier["required_roles"]]
@@ -78,17 +79,22 @@ def _account_rows(*, cycle: Cycle, targets, w: Windows, taken_on: date, previous
     }
     wanted = sorted({role for roles in required.values() for role in roles})
 
-    held: dict[int, set[str]] = defaultdict(set)
-    for row in (
-        ContactRole.objects.filter(contact__account_id__in=account_ids, role__in=wanted)
-        .values_list("contact__account_id", "role")
-        .distinct()
-    ):
-        held[row[0]].add(row[1])
+    # One row per account, a count per wanted role (a contact with several roles is in each).
+    held: dict[int, set[str]] = {
+        row.pop("contact__account_id"): {role for role, n in row.items() if n}
+        for row in ContactRole.objects.filter(contact__account_id__in=account_ids, role__in=wanted)
+        .values("contact__account_id")
+        .annotate(**{role: Count("pk", filter=Q(role=role)) for role in wanted})
+        .order_by()
+    }
 
-    recent_activity = Activity.objects.filter(
-        contact_id=OuterRef("pk"), occurred_at__gt=w.engagement_from, occurred_at__lte=w.as_of
-    )
+    # Uncorrelated, so the database reads it once (a hashed subplan), not once per contact.
+    recently_active = Activity.objects.filter(
+        account_id__in=account_ids,
+        contact__isnull=False,
+        occurred_at__gt=w.engagement_from,
+        occurred_at__lte=w.as_of,
+    ).values("contact_id")
     contacts = _by_account(
         Contact.objects.filter(account_id__in=account_ids)
         .values("account_id")
@@ -96,7 +102,7 @@ def _account_rows(*, cycle: Cycle, targets, w: Windows, taken_on: date, previous
             contacts=Count("pk"),
             engaged=Count(
                 "pk",
-                filter=Q(Exists(recent_activity))
+                filter=Q(pk__in=recently_active)
                 | Q(last_engaged_at__gt=w.engagement_from, last_engaged_at__lte=w.as_of),
             ),
         )
@@ -152,7 +158,7 @@ def _account_rows(*, cycle: Cycle, targets, w: Windows, taken_on: date, previous
     no_touches = dict.fromkeys(
         ("m_short", "s_short", "m_long", "s_long", "m_follow", "s_follow", "cold_recent"), 0
     ) | {"cold_old": 0}
-    for entry in entries:
+    for position, entry in enumerate(entries):
         account_id = entry["account_id"]
         people = contacts.get(account_id, {"contacts": 0, "engaged": 0})
         t = touched.get(account_id, no_touches)
@@ -182,9 +188,10 @@ def _account_rows(*, cycle: Cycle, targets, w: Windows, taken_on: date, previous
             Gap.NO_MARKETING_OWNER: entry["marketing"] is None,
         }
         rows.append(
-            AccountCoverage(
+            dict(
                 target_id=entry["pk"],
                 account_id=account_id,
+                position=position,
                 tier=entry["tier"],
                 sales_owner_id=entry["sales"],
                 marketing_owner_id=entry["marketing"],
@@ -208,6 +215,38 @@ def _account_rows(*, cycle: Cycle, targets, w: Windows, taken_on: date, previous
             )
         )
     return rows
+
+
+def _insert(snapshot: Snapshot, rows: list[dict]) -> None:
+    """Insert the rows: with COPY on PostgreSQL (several times faster than INSERT for
+    thousands of rows of a dozen indexed columns), with bulk_create elsewhere."""
+    if connection.vendor != "postgresql":
+        AccountCoverage.objects.bulk_create(
+            AccountCoverage(snapshot=snapshot, **row) for row in rows
+        )
+        return
+    from psycopg.types.json import Jsonb
+
+    fields = [
+        f
+        for f in AccountCoverage._meta.concrete_fields
+        if not f.primary_key and f.attname != "snapshot_id"
+    ]
+    json_fields = {f.attname for f in fields if isinstance(f, JSONField)}
+    columns = ", ".join(connection.ops.quote_name(f.column) for f in fields)
+    table = connection.ops.quote_name(AccountCoverage._meta.db_table)
+    copy_sql = f"COPY {table} (snapshot_id, {columns}) FROM STDIN"
+    with connection.cursor() as cursor, cursor.copy(copy_sql) as copy:
+        for row in rows:
+            copy.write_row(
+                [
+                    snapshot.pk,
+                    *(
+                        Jsonb(row[f.attname]) if f.attname in json_fields else row[f.attname]
+                        for f in fields
+                    ),
+                ]
+            )
 
 
 # --- Aggregates over the rows ----------------------------------------------------------------
@@ -576,9 +615,7 @@ def snapshot_take(
         )
         for start in range(0, len(rows), BATCH):
             batch = rows[start : start + BATCH]
-            for row in batch:
-                row.snapshot = snapshot
-            AccountCoverage.objects.bulk_create(batch)
+            _insert(snapshot, batch)
             count = start + len(batch)
             Snapshot.objects.filter(pk=snapshot.pk).update(done=count)
             if progress is not None:

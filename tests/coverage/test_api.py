@@ -187,3 +187,17 @@ def test_members_and_integration_tokens_may_read_it_and_nobody_else(snapshot, wo
     assert client_for(person("otto", side=None)).get(url).status_code == 403
     assert clients["integration"].post(url, {}).status_code == 403
     assert clients["ops"].post(url, {}).status_code == 405
+
+
+@pytest.mark.parametrize("zone", ["UTC", "Pacific/Auckland"])
+def test_the_rows_are_exactly_what_the_documented_serializer_says(snapshot, settings, zone):
+    """The list is built without the serializer, for speed; it must not drift from it."""
+    from api.coverage_views import AccountCoverageOutput, coverage_row_representations
+    from coverage.selectors import snapshot_row_page, snapshot_rows
+
+    settings.TIME_ZONE = zone
+    rows = snapshot_rows(snapshot=snapshot)
+    instances = rows.select_related("account")
+    assert coverage_row_representations(snapshot_row_page(rows)) == (
+        AccountCoverageOutput(instances, many=True).data
+    )

@@ -91,11 +91,27 @@ def test_the_coverage_endpoints_cost_the_same_at_10_and_1000_accounts(people, th
     assert large == small
 
 
+def captured(action) -> list[str]:
+    with CaptureQueriesContext(connection) as queries_:
+        action()
+    return [query["sql"] for query in queries_.captured_queries]
+
+
 def test_a_snapshot_costs_the_same_queries_at_10_and_1000_accounts(people, the_cycle):
     larger = cycle("FY27 H2", capacities=(2000, 2000, 2000))
     grow_list(people, the_cycle, 10)
     grow_list(people, larger, 1000)
-    small = queries(lambda: snapshot_take(cycle=the_cycle))
-    large = queries(lambda: snapshot_take(cycle=larger))
+    small = captured(lambda: snapshot_take(cycle=the_cycle))
+    large = captured(lambda: snapshot_take(cycle=larger))
     assert larger.coverage_snapshots.get().total == 1001
-    assert large == small
+
+    def reads_and_writes_but_row_inserts(sqls):
+        return len([sql for sql in sqls if not sql.startswith('INSERT INTO "coverage_account')])
+
+    assert reads_and_writes_but_row_inserts(large) == reads_and_writes_but_row_inserts(small)
+    if connection.vendor == "postgresql":
+        # One COPY per batch of 2,000 rows (not counted as a query) …
+        assert len(large) == len(small)
+    else:
+        # … where SQLite's INSERT holds at most 999 parameters, about 30 rows.
+        assert len(large) - len(small) <= 1001 // 30
