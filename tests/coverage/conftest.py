@@ -63,7 +63,8 @@ def world(people, the_cycle):
         put_on_list(people, the_cycle, account, tier=tier)
     as_of = timezone.now().replace(microsecond=0) + timedelta(hours=1)
 
-    c1 = contact(acme, "decision_maker", "champion")
+    # Engaged twice over (an activity and last_engaged_at): still one engaged contact.
+    c1 = contact(acme, "decision_maker", "champion", last_engaged_at=as_of - DAY)
     c2 = contact(acme, "budget_holder")
     touch(acme, M, as_of - 5 * DAY, contact=c1)
     touch(acme, S, as_of - 3 * DAY, contact=c1, kind="meeting")

@@ -47,7 +47,7 @@ def test_a_contact_with_several_roles_counts_in_each(rows):
 
 def test_engaged_contacts_had_an_activity_or_were_last_engaged_in_30_days(rows):
     assert column(rows, "engaged_contacts") == {
-        "Acme": 2,  # both had activities in the window
+        "Acme": 2,  # both had activities in the window, one is also last engaged in it
         "Bravo": 1,  # last_engaged_at 20 days ago; the other's activity is 40 days old
         "Charlie": 0,
         "Delta": 0,
