@@ -381,5 +381,7 @@ SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"].update(
         "SyncStateEnum": "crm.models.SyncState",
         "SyncTriggerEnum": "crm.models.SyncTrigger",
         "CrmBackendEnum": "crm.models.Backend",
+        # Roles appear in several list fields (required, covered, missing, a contact's roles).
+        "BuyingRoleEnum": "accounts_app.models.BuyingRole",
     }
 )
