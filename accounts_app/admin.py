@@ -26,6 +26,7 @@ from accounts_app.models import (
     Activity,
     Contact,
     ContactRole,
+    IcpEvent,
     IcpSignOff,
     IcpState,
     IcpVersion,
@@ -43,6 +44,7 @@ from accounts_app.services import (
 from workflow.admin import ServiceErrorsMixin, ViewOnlyInline, ViewOnlyMixin, run_for_each
 from workflow.errors import Invalid
 from workflow.roles import Side
+from workflow.text import single_line
 
 User = get_user_model()
 
@@ -311,10 +313,24 @@ class IcpSignOffInline(ViewOnlyInline):
         return super().get_queryset(request).select_related("person")
 
 
+class IcpEventInline(ViewOnlyInline):
+    model = IcpEvent
+    fields = ("created_at", "actor", "actor_side", "action", "from_state", "to_state", "note")
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("actor")
+
+
 class IcpVersionForm(forms.ModelForm):
     class Meta:
         model = IcpVersion
         fields = ("name", "criteria")
+
+    def clean_name(self):
+        try:
+            return single_line(self.cleaned_data["name"], what="The profile's name")
+        except Invalid as error:
+            raise ValidationError(error.message) from None
 
     def clean_criteria(self):
         criteria = self.cleaned_data["criteria"]
@@ -329,15 +345,32 @@ class IcpVersionAdmin(ServiceErrorsMixin, admin.ModelAdmin):
     """Drafts are written here; a profile takes effect only once both sides signed it off."""
 
     form = IcpVersionForm
-    list_display = ("number", "name", "state", "proposed_by", "created_at", "effective_at")
+    list_display = (
+        "number",
+        "name",
+        "state",
+        "proposed_by",
+        "created_at",
+        "effective_at",
+        "rescored_at",
+    )
     list_filter = ("state",)
     search_fields = ("name",)
     list_select_related = ("proposed_by",)
-    inlines = (IcpSignOffInline,)
+    inlines = (IcpSignOffInline, IcpEventInline)
     actions = ("submit",)
 
     def get_readonly_fields(self, request, obj=None):
-        fixed = ("number", "state", "proposed_by", "created_at", "effective_at")
+        fixed = (
+            "number",
+            "state",
+            "proposed_by",
+            "created_at",
+            "effective_at",
+            "rescore_done",
+            "rescore_total",
+            "rescored_at",
+        )
         if obj is not None and obj.state != IcpState.DRAFT:
             return (*fixed, "name", "criteria")  # only drafts change
         return fixed
@@ -353,7 +386,8 @@ class IcpVersionAdmin(ServiceErrorsMixin, admin.ModelAdmin):
             super().save_model(request, obj, form, change)
             return
         saved = icp_version_create(name=obj.name, criteria=obj.criteria, by=request.user)
-        obj.pk, obj.number, obj.state = saved.pk, saved.number, saved.state
+        # The state is the draft's already (and only transitions may change it).
+        obj.pk, obj.number = saved.pk, saved.number
         obj.proposed_by, obj.created_at = saved.proposed_by, saved.created_at
 
     @admin.action(description="Submit the selected drafts for both sides' sign-off")
@@ -372,3 +406,11 @@ class IcpSignOffAdmin(ViewOnlyMixin, admin.ModelAdmin):
     list_filter = ("side", "approve")
     search_fields = ("person__username", "icp_version__name", "note")
     list_select_related = ("icp_version", "person")
+
+
+@admin.register(IcpEvent)
+class IcpEventAdmin(ViewOnlyMixin, admin.ModelAdmin):
+    list_display = ("icp_version", "created_at", "actor", "action", "from_state", "to_state")
+    list_filter = ("action",)
+    search_fields = ("icp_version__name", "actor__username", "note")
+    list_select_related = ("icp_version", "actor")

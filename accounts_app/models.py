@@ -4,7 +4,8 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
-from workflow.roles import Side
+from core.models import AgreedSignOff, AgreedVersion, AgreementEvent, AgreementState
+from core.roles import Side
 
 
 class Source(models.TextChoices):
@@ -232,16 +233,12 @@ class Activity(models.Model):
         return f"{self.get_kind_display()} ({self.get_side_display()}) {self.occurred_at:%Y-%m-%d}"
 
 
-class IcpState(models.TextChoices):
-    DRAFT = "draft", "Draft"
-    IN_REVIEW = "in_review", "In review"
-    EFFECTIVE = "effective", "Effective"
-    SUPERSEDED = "superseded", "Superseded"
-    REJECTED = "rejected", "Rejected"
+IcpState = AgreementState  # a profile's states are those of every agreed definition
 
 
-class IcpVersion(models.Model):
-    """A versioned ideal customer profile. Effective only once both sides have signed it off.
+class IcpVersion(AgreedVersion):
+    """A versioned ideal customer profile. Effective only once both sides have signed it off
+    (core.agreements); its taking effect queues the rescoring of every account.
 
     `criteria` holds weighted criteria, e.g.::
 
@@ -251,41 +248,40 @@ class IcpVersion(models.Model):
          "regions": {"values": ["EMEA", "NA"], "weight": 20}}
     """
 
-    number = models.PositiveIntegerField(unique=True)
-    name = models.CharField(max_length=200)
     criteria = models.JSONField(default=dict)
-    state = models.CharField(max_length=12, choices=IcpState.choices, default=IcpState.DRAFT)
-    proposed_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
-    )
-    created_at = models.DateTimeField(auto_now_add=True)
-    effective_at = models.DateTimeField(null=True, blank=True)
+    # The rescoring after it took effect (accounts_app.tasks.accounts_rescore), for its page.
+    rescore_done = models.PositiveIntegerField(default=0)
+    rescore_total = models.PositiveIntegerField(default=0)
+    rescored_at = models.DateTimeField(null=True, blank=True)
 
-    class Meta:
-        ordering = ["-number"]
+    noun = "profile"
+    a_noun = "an ideal customer profile"
+    untitled = "ICP v{number}"
+
+    class Meta(AgreedVersion.Meta):
         verbose_name = "ICP version"
-        constraints = [
-            models.UniqueConstraint(
-                fields=["state"],
-                condition=Q(state="effective"),
-                name="icp_one_effective_version",
-            ),
-        ]
+        constraints = [AgreedVersion.one_effective("icp_one_effective_version")]
 
     def __str__(self) -> str:
         return f"ICP v{self.number}: {self.name}"
 
+    def after_effective(self) -> None:
+        from django.db import transaction
 
-class IcpSignOff(models.Model):
+        from accounts_app import tasks
+
+        pk = self.pk
+        transaction.on_commit(lambda: tasks.accounts_rescore.delay(pk), robust=True)
+
+    @property
+    def rescoring(self) -> bool:
+        return self.state == AgreementState.EFFECTIVE and self.rescored_at is None
+
+
+class IcpSignOff(AgreedSignOff):
     icp_version = models.ForeignKey(IcpVersion, on_delete=models.CASCADE, related_name="sign_offs")
-    person = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
-    side = models.CharField(max_length=10, choices=Side.choices)
-    approve = models.BooleanField()
-    note = models.TextField(blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
 
-    class Meta:
-        ordering = ["created_at"]
+    class Meta(AgreedSignOff.Meta):
         verbose_name = "ICP sign-off"
         constraints = [
             models.UniqueConstraint(
@@ -293,5 +289,11 @@ class IcpSignOff(models.Model):
             ),
         ]
 
-    def __str__(self) -> str:
-        return f"{self.person} ({self.side}) {'approves' if self.approve else 'rejects'}"
+
+class IcpEvent(AgreementEvent):
+    """The append-only history of a profile: drafted, submitted, each sign-off, effective."""
+
+    icp_version = models.ForeignKey(IcpVersion, on_delete=models.PROTECT, related_name="events")
+
+    class Meta(AgreementEvent.Meta):
+        verbose_name = "ICP event"

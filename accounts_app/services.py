@@ -1,24 +1,22 @@
 from decimal import Decimal
 
 from django.db import IntegrityError, transaction
-from django.db.models import Max
 from django.utils import timezone
 
 from accounts_app.countries import country_code
 from accounts_app.domains import normalise_domain
-from accounts_app.models import Account, IcpSignOff, IcpState, IcpVersion, Source
+from accounts_app.models import Account, IcpState, IcpVersion, Source
 from accounts_app.scoring import fit_score, validate_criteria
+from core import hooks
+from core.agreements import agreed_version_create, agreed_version_sign_off, agreed_version_submit
 from workflow.errors import Conflict, Invalid, NotAllowed
 from workflow.roles import (
     Side,
-    is_approver,
     is_member,
     is_on_side,
-    is_ops,
-    require_approver,
     require_ops,
-    side_of,
 )
+from workflow.text import single_line
 
 ACCOUNT_FIELDS = (
     "name",
@@ -42,9 +40,15 @@ def effective_icp() -> IcpVersion | None:
 def _clean_fields(fields: dict) -> dict:
     cleaned = {k: v for k, v in fields.items() if k in ACCOUNT_FIELDS}
     if "name" in cleaned:
-        cleaned["name"] = (cleaned["name"] or "").strip()
+        # The name reaches e-mail subjects and file names: one line.
+        cleaned["name"] = single_line(cleaned["name"], field="name", what="The company's name")
         if not cleaned["name"]:
             raise Invalid("Enter the company's name.", field="name")
+    for text_field in ("industry", "region"):
+        if text_field in cleaned:
+            cleaned[text_field] = single_line(
+                cleaned[text_field], field=text_field, what=f"The {text_field}"
+            )
     if "country" in cleaned:
         cleaned["country"] = country_code(cleaned["country"])
     for field, side in (("sales_owner", Side.SALES), ("marketing_owner", Side.MARKETING)):
@@ -106,115 +110,56 @@ def account_update(*, account: Account, by, **fields) -> Account:
         account.fit_score = fit_score(icp.criteria, account)
     with transaction.atomic():
         account.save()
-        from crm.services import account_changed_record
-
         # New owners reach the account's entries on open lists, and the CRM: same transaction.
-        account_changed_record(account=account)
+        hooks.account_changed.send(sender=Account, account=account)
     return account
 
 
 def icp_version_create(*, name: str, criteria: dict, by) -> IcpVersion:
-    if not is_member(by):
-        raise NotAllowed("Only people on a side or in revenue operations can draft a profile.")
+    """A draft profile (any member), with criteria checked in plain words."""
     problems = validate_criteria(criteria)
     if problems:
         raise Invalid(" ".join(problems), field="criteria")
-    with transaction.atomic():
-        number = (IcpVersion.objects.aggregate(n=Max("number"))["n"] or 0) + 1
-        return IcpVersion.objects.create(
-            number=number,
-            name=name.strip() or f"ICP v{number}",
-            criteria=criteria,
-            proposed_by=by,
-        )
+    return agreed_version_create(model=IcpVersion, name=name, by=by, criteria=criteria)
 
 
 def icp_version_submit(*, icp_version: IcpVersion, by) -> IcpVersion:
-    """Put a draft profile up for both sides' sign-off. The person submitting it, if they are
-    an approver of a side, counts as that side's approval (like a nomination's proposer)."""
-    with transaction.atomic():
-        icp_version = IcpVersion.objects.select_for_update().get(pk=icp_version.pk)
-        if icp_version.proposed_by_id != by.pk and not is_ops(by):
-            raise NotAllowed("Only the person who drafted this profile can submit it.")
-        if icp_version.state != IcpState.DRAFT:
-            raise Conflict(
-                f"This profile is {icp_version.get_state_display().lower()}, not a draft."
-            )
-        icp_version.state = IcpState.IN_REVIEW
-        icp_version.save(update_fields=["state"])
-        side = side_of(by)
-        if side is not None and is_approver(by):
-            IcpSignOff.objects.create(
-                icp_version=icp_version,
-                person=by,
-                side=side,
-                approve=True,
-                note="Proposed this version.",
-            )
-    return icp_version
+    """Put a draft profile up for both sides' sign-off (core.agreements)."""
+    return agreed_version_submit(version=icp_version, by=by)
 
 
 def icp_sign_off(*, icp_version: IcpVersion, by, approve: bool, note: str = "") -> IcpVersion:
-    """Record one approver's decision. A rejection from either side rejects the version; an
-    approval from each side makes it effective, supersedes the previous one and rescores every
-    account."""
-    side = require_approver(by, "sign off an ideal customer profile")
-    note = (note or "").strip()
-    if not approve and not note:
-        raise Invalid("Say why you reject this profile.", field="note")
-    with transaction.atomic():
-        icp_version = IcpVersion.objects.select_for_update().get(pk=icp_version.pk)
-        if icp_version.state != IcpState.IN_REVIEW:
-            raise Conflict(
-                f"This profile is {icp_version.get_state_display().lower()}; "
-                "only profiles in review can be signed off."
-            )
-        if icp_version.sign_offs.filter(person=by).exists():
-            raise NotAllowed("You have already signed off this profile.")
-        IcpSignOff.objects.create(
-            icp_version=icp_version, person=by, side=side, approve=approve, note=note
-        )
-        if not approve:
-            icp_version.state = IcpState.REJECTED
-            icp_version.save(update_fields=["state"])
-            return icp_version
-        sides = set(icp_version.sign_offs.filter(approve=True).values_list("side", flat=True))
-        if sides >= {Side.MARKETING.value, Side.SALES.value}:
-            # Lock the effective version first: a second profile agreed at the same instant
-            # then waits here and supersedes this one, instead of breaking the one-effective
-            # constraint.
-            list(IcpVersion.objects.select_for_update().filter(state=IcpState.EFFECTIVE))
-            IcpVersion.objects.filter(state=IcpState.EFFECTIVE).update(state=IcpState.SUPERSEDED)
-            icp_version.state = IcpState.EFFECTIVE
-            icp_version.effective_at = timezone.now()
-            icp_version.save(update_fields=["state", "effective_at"])
-            accounts_rescore(icp=icp_version)
-    return icp_version
+    """One approver's decision (core.agreements): a rejection from either side rejects the
+    profile; an approval from each side makes it effective, supersedes the previous one and
+    queues the rescoring of every account (accounts_app.tasks.accounts_rescore)."""
+    return agreed_version_sign_off(version=icp_version, by=by, approve=approve, note=note)
 
 
 def accounts_rescore(*, icp: IcpVersion, batch_size: int = 2000) -> int:
-    """Recompute every account's fit score against `icp`. Returns the number changed."""
-    changed = 0
+    """Recompute every account's fit score against `icp`, in batches (one UPDATE each),
+    recording progress on the profile for its page. Returns the number changed."""
+    fields = ("id", "industry", "employee_count", "annual_revenue", "country", "region")
+    accounts = Account.objects.only(*fields, "fit_score").order_by("pk")
+    total = accounts.count()
+    IcpVersion.objects.filter(pk=icp.pk).update(rescore_done=0, rescore_total=total)
+    changed = done = 0
     batch = []
-    fields = (
-        "id",
-        "industry",
-        "employee_count",
-        "annual_revenue",
-        "country",
-        "region",
-        "fit_score",
-    )
-    for account in Account.objects.only(*fields).order_by("pk").iterator(chunk_size=batch_size):
+    for account in accounts.iterator(chunk_size=batch_size):
         score = fit_score(icp.criteria, account)
         if score != account.fit_score:
             account.fit_score = score
             batch.append(account)
-        if len(batch) >= batch_size:
-            Account.objects.bulk_update(batch, ["fit_score"])
-            changed += len(batch)
+        done += 1
+        if done % batch_size == 0:
+            changed += _write_scores(batch)
             batch = []
+            IcpVersion.objects.filter(pk=icp.pk).update(rescore_done=done)
+    changed += _write_scores(batch)
+    IcpVersion.objects.filter(pk=icp.pk).update(rescore_done=done, rescored_at=timezone.now())
+    return changed
+
+
+def _write_scores(batch: list[Account]) -> int:
     if batch:
         Account.objects.bulk_update(batch, ["fit_score"])
-        changed += len(batch)
-    return changed
+    return len(batch)

@@ -6,14 +6,14 @@ app_name = "accounts_app"
 
 urlpatterns = [
     path("", views.account_search, name="accounts"),
-    path("<int:pk>/", views.account_detail, name="account"),
+    path("<id:pk>/", views.account_detail, name="account"),
 ]
 
 # Mounted at /icp/ by config/urls.py, in the `icp` namespace.
 icp_patterns = (
     [
         path("", views.icp_list, name="list"),
-        path("<int:pk>/sign-off/", views.icp_sign_off, name="sign_off"),
+        path("<id:pk>/sign-off/", views.icp_sign_off, name="sign_off"),
     ],
     "icp",
 )

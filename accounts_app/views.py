@@ -224,7 +224,9 @@ def icp_sign_off(request, pk):
         return _render_icp(request, status=error.status, error_for=version.pk, form=form)
     if version.state == IcpState.EFFECTIVE:
         messages.success(
-            request, f"Both sides agreed: {version} is now effective and fit scores are updated."
+            request,
+            f"Both sides agreed: {version} is now effective; every account's fit score is "
+            "being recomputed.",
         )
     elif version.state == IcpState.REJECTED:
         messages.success(request, f"You rejected {version}.")

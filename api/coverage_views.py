@@ -12,10 +12,10 @@ from accounts_app.models import BuyingRole
 from api.permissions import IsMemberOrIntegrationReadOnly
 from api.serializers import MAX_INT, TIER_CHOICES, AccountBriefOutput
 from api.views import LIST_ERRORS, READ_ERRORS, ApiView, _responses
+from core.roles import Side
 from coverage import selectors
 from coverage.models import AccountCoverage, Gap, Snapshot, Stage, gap_field
 from workflow.models import Cycle
-from workflow.roles import Side
 
 # --- serializers -------------------------------------------------------------------------------
 

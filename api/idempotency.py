@@ -17,6 +17,8 @@
 5. Answers are replayed with the header `Idempotent-Replayed: true`. Keys expire after
    API_IDEMPOTENCY_TTL_HOURS (24); an expired key is treated as new and then deleted by
    api.tasks.expire_idempotency_keys.
+6. `@idempotent(secret_fields=("token",))`: those fields of the answer are not stored and are
+   replayed as null, so a secret shown once (an API token) is never written to the database.
 """
 
 import functools
@@ -67,7 +69,10 @@ def _run(view, request, handler, args, kwargs) -> Response:
         return view.handle_exception(exc)
 
 
-def idempotent(handler):
+def idempotent(handler=None, *, secret_fields: tuple[str, ...] = ()):
+    if handler is None:
+        return functools.partial(idempotent, secret_fields=secret_fields)
+
     @functools.wraps(handler)
     def wrapper(view, request, *args, **kwargs):
         key = request.headers.get(HEADER)
@@ -100,6 +105,10 @@ def idempotent(handler):
             record.response_body = (
                 None if response.data is None else json.loads(JSONRenderer().render(response.data))
             )
+            if isinstance(record.response_body, dict):
+                record.response_body.update(
+                    {name: None for name in secret_fields if name in record.response_body}
+                )
             record.response_headers = {h: response[h] for h in _KEPT_HEADERS if h in response}
             record.save(update_fields=["status_code", "response_body", "response_headers"])
         return response

@@ -1,6 +1,7 @@
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
+from knox.models import AbstractAuthToken
 
 
 class IdempotencyKey(models.Model):
@@ -30,6 +31,30 @@ class IdempotencyKey(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user_id}:{self.key}"
+
+
+class ApiToken(AbstractAuthToken):
+    """An API token (`Authorization: Token <key>`), stored as knox stores it: the SHA-512
+    digest of the key and its first 15 characters (`token_key`, the prefix people see), never
+    the key itself. The key is shown once, when it is made (api.services.api_token_issue).
+
+    Knox makes the digest the primary key; here it is an ordinary unique column behind a
+    numeric id, so admin URLs, log entries and the delete page never carry it.
+    """
+
+    id = models.BigAutoField(primary_key=True)
+    digest = models.CharField(max_length=128, unique=True)
+    last_used_at = models.DateTimeField(
+        null=True, blank=True, help_text="Recorded at most once a minute."
+    )
+
+    class Meta:
+        ordering = ["-created"]
+        verbose_name = "API token"
+
+    def __str__(self) -> str:
+        # Knox's own shows the digest, which admin pages and log entries would then carry.
+        return f"{self.token_key}… ({self.user})"
 
 
 class ServiceAccount(models.Model):

@@ -5,6 +5,8 @@ import json
 import re
 
 from drf_spectacular import openapi
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
+from drf_spectacular.plumbing import build_bearer_security_scheme_object
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter
 
@@ -26,6 +28,19 @@ COMMON_RESPONSE_HEADERS = [
         description="`Token`: send `Authorization: Token <key>`.",
     ),
 ]
+
+
+class TokenScheme(OpenApiAuthenticationExtension):
+    """api.authentication.TokenAuthentication, described as DRF's token scheme was: the same
+    header and the same name (`tokenAuth`), so clients generated from the schema still work."""
+
+    target_class = "api.authentication.TokenAuthentication"
+    name = "tokenAuth"
+
+    def get_security_definition(self, auto_schema):
+        return build_bearer_security_scheme_object(
+            header_name="Authorization", token_prefix=self.target.authenticate_header(None)
+        )
 
 
 class AutoSchema(openapi.AutoSchema):

@@ -6,9 +6,10 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db.models import Count, Max, Prefetch, Q, QuerySet, Subquery
+from django.utils import timezone
 
 from accounts_app.models import Account
-from api.models import ServiceAccount
+from api.models import ApiToken, ServiceAccount
 from workflow.models import (
     Comment,
     Cycle,
@@ -95,9 +96,23 @@ def version_of(cycle: Cycle, number: int) -> ListVersion | None:
     return ListVersion.objects.filter(cycle=cycle, number=number).first()
 
 
+def live_tokens() -> QuerySet[ApiToken]:
+    """Tokens that still authenticate: not revoked (revoked ones are deleted), not expired."""
+    return ApiToken.objects.filter(Q(expiry__isnull=True) | Q(expiry__gt=timezone.now()))
+
+
 def service_accounts_list() -> QuerySet[ServiceAccount]:
-    return ServiceAccount.objects.select_related("user", "user__auth_token", "created_by").order_by(
-        "user__username"
+    """Integration logins; each one's user has `live_tokens`, newest first."""
+    return (
+        ServiceAccount.objects.select_related("user", "created_by")
+        .prefetch_related(
+            Prefetch(
+                "user__auth_token_set",
+                queryset=live_tokens().order_by("-created", "-pk"),
+                to_attr="live_tokens",
+            )
+        )
+        .order_by("user__username")
     )
 
 

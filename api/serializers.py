@@ -25,13 +25,13 @@ from workflow.models import (
     TargetAccount,
 )
 from workflow.roles import Side
+from workflow.text import MAX_TEXT
 
 User = get_user_model()
 
 MAX_INT = 2_147_483_647  # PositiveIntegerField's upper bound on every database Django supports
 MAX_SMALL_INT = 32_767
 MAX_ID = 2**63 - 1
-MAX_TEXT = 10_000
 TIER_CHOICES = [(n, f"Tier {n}") for n in TIERS]
 SIDE_FIELD_MESSAGE = (
     "The side is never taken from a request: it is the side of the person signed in."
@@ -606,6 +606,21 @@ class DiffOutput(serializers.Serializer):
     tier_changed = TierChangeOutput(many=True)
 
 
+class TokenOutput(serializers.Serializer):
+    """What anyone may know of a token: never the key, which is shown once when it is made."""
+
+    prefix = serializers.CharField(
+        source="token_key", help_text="The key's first characters, to tell tokens apart."
+    )
+    created_at = serializers.DateTimeField(source="created")
+    last_used_at = serializers.DateTimeField(
+        allow_null=True, help_text="Recorded at most once a minute."
+    )
+    expires_at = serializers.DateTimeField(
+        source="expiry", allow_null=True, help_text="null: until it is revoked."
+    )
+
+
 class ServiceAccountOutput(serializers.Serializer):
     id = serializers.IntegerField()
     username = serializers.CharField(source="user.username")
@@ -613,14 +628,26 @@ class ServiceAccountOutput(serializers.Serializer):
     created_by = PersonOutput(allow_null=True)
     created_at = serializers.DateTimeField()
     has_token = serializers.SerializerMethodField()
+    current_token = serializers.SerializerMethodField()
 
     def get_has_token(self, service_account) -> bool:
-        return hasattr(service_account.user, "auth_token")
+        return bool(service_account.user.live_tokens)
+
+    @extend_schema_field(TokenOutput(allow_null=True))
+    def get_current_token(self, service_account):
+        """The token that works (the newest, should there be several), or null."""
+        tokens = service_account.user.live_tokens
+        return TokenOutput(tokens[0]).data if tokens else None
 
 
 class ServiceAccountCreatedOutput(ServiceAccountOutput):
     token = serializers.CharField(
-        help_text="Shown once. Send it as `Authorization: Token <token>`."
+        allow_null=True,
+        help_text=(
+            "The key, shown once: send it as `Authorization: Token <token>`. Only its digest is "
+            "kept, so a repeat of the request with the same Idempotency-Key answers null here; "
+            "rotate to get another."
+        ),
     )
 
 

@@ -669,7 +669,7 @@ class ServiceAccountListView(ApiView):
         parameters=[IDEMPOTENCY_PARAMETER],
         responses=_responses({201: ServiceAccountCreatedOutput}, WRITE_ERRORS),
     )
-    @idempotent
+    @idempotent(secret_fields=("token",))
     def post(self, request):
         data = _input(ServiceAccountInput, request)
         service_account, token = api_services.service_account_create(
@@ -679,6 +679,34 @@ class ServiceAccountListView(ApiView):
         service_account.token = token
         body = ServiceAccountCreatedOutput(service_account).data
         return Response(body, status=status.HTTP_201_CREATED)
+
+
+def _service_account_or_404(pk: int):
+    service_account = selectors.service_accounts_list().filter(pk=pk).first()
+    if service_account is None:
+        raise NotFound(f"There is no integration login #{pk}.")
+    return service_account
+
+
+class ServiceAccountRotateView(ApiView):
+    permission_classes = [IsOps]
+
+    @extend_schema(
+        summary="Issue a new integration token; the old one stops working (ops only)",
+        description="The new token is shown once, in this answer.",
+        request=None,
+        parameters=[IDEMPOTENCY_PARAMETER],
+        responses=_responses({200: ServiceAccountCreatedOutput}, WRITE_ERRORS),
+    )
+    @idempotent(secret_fields=("token",))
+    def post(self, request, pk: int):
+        service_account = _service_account_or_404(pk)
+        token = api_services.service_account_token_rotate(
+            service_account=service_account, by=request.user
+        )
+        service_account = selectors.service_accounts_list().get(pk=pk)
+        service_account.token = token
+        return Response(ServiceAccountCreatedOutput(service_account).data)
 
 
 class ServiceAccountRevokeView(ApiView):
@@ -692,9 +720,7 @@ class ServiceAccountRevokeView(ApiView):
     )
     @idempotent
     def post(self, request, pk: int):
-        service_account = selectors.service_accounts_list().filter(pk=pk).first()
-        if service_account is None:
-            raise NotFound(f"There is no integration login #{pk}.")
+        service_account = _service_account_or_404(pk)
         api_services.service_account_revoke(service_account=service_account, by=request.user)
         service_account = selectors.service_accounts_list().get(pk=pk)
         return Response(ServiceAccountOutput(service_account).data)

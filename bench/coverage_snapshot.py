@@ -232,8 +232,8 @@ def populate(*, cycle, marketer, seller, accounts: int, offset: int, as_of) -> N
             "contact_id": "CASE WHEN i % 5 <> 0 THEN c.id END",
             "kind": f"({kinds})[1 + i % 7]",
             "side": "CASE WHEN (i / 7) % 2 = 0 THEN 'marketing' ELSE 'sales' END",
-            "occurred_at": "%s::timestamptz"
-            " - ((i::bigint * 7919) % (180 * 24)) * interval '1 hour'",
+            "occurred_at": "%s::timestamptz "
+            "- ((i::bigint * 7919) % (180 * 24)) * interval '1 hour'",
         },
         f"generate_series(0, {n * ACTIVITIES_PER_ACCOUNT - 1}) AS i "
         f"JOIN bench_acc a ON a.rn = i % {n} "

@@ -41,7 +41,7 @@ INSTALLED_APPS = [
     "import_export",
     "django_celery_beat",
     "rest_framework",
-    "rest_framework.authtoken",
+    "core",
     "accounts_app",
     "workflow",
     "crm",
@@ -185,8 +185,22 @@ INSTALLED_APPS += [
     "django_tables2",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    "knox",
     "api",
 ]
+
+# API tokens are knox's, stored hashed in api.ApiToken (docs/api.md, "Tokens are shown once").
+# Knox's own model is swapped out; its migrations would still create an empty knox_authtoken
+# table, so they are switched off (a swapped model gets no table without them, not even in the
+# test database).
+KNOX_TOKEN_MODEL = "api.ApiToken"
+MIGRATION_MODULES = {"knox": None}
+REST_KNOX = {"AUTH_HEADER_PREFIX": "Token", "TOKEN_TTL": None}
+# How long a token lives, in days, from when it is made; 0 = until it is revoked. People's
+# tokens (`accord_user --token`) expire by default; integration tokens, which run unattended
+# jobs, only when API_INTEGRATION_TOKEN_TTL_DAYS is set.
+API_TOKEN_TTL_DAYS = env.int("API_TOKEN_TTL_DAYS", default=90)
+API_INTEGRATION_TOKEN_TTL_DAYS = env.int("API_INTEGRATION_TOKEN_TTL_DAYS", default=0)
 
 REST_FRAMEWORK = {
     # Token first: a request without credentials gets 401 with `WWW-Authenticate: Token`.
@@ -228,6 +242,10 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    # `<id:…>` in URLs (workflow.ids): a positive 64-bit integer; larger numbers answer 404.
+    "PATH_CONVERTER_OVERRIDES": {
+        "id": {"type": "integer", "format": "int64", "minimum": 1, "maximum": 2**63 - 1}
+    },
     "SCHEMA_PATH_PREFIX": r"/api/v1",
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
@@ -240,6 +258,9 @@ SPECTACULAR_SETTINGS = {
         "CycleStateEnum": "workflow.models.CycleState",
         "SideEnum": "workflow.roles.Side",
         "TierEnum": "api.serializers.TIER_CHOICES",
+        "BuyingRoleEnum": "accounts_app.models.BuyingRole",
+        "CoverageStageEnum": "coverage.models.Stage",
+        "CoverageGapEnum": "coverage.models.Gap",
     },
 }
 
@@ -266,8 +287,11 @@ AXES_ENABLED = env.bool("AXES_ENABLED", default=True)
 AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
 AXES_COOLOFF_TIME = env.int("AXES_COOLOFF_MINUTES", default=15) / 60  # hours, as a float
 # Lock the pair (username, address): a stranger cannot lock a colleague out from elsewhere.
-# The address is REMOTE_ADDR; behind a proxy set AXES_CLIENT_IP_CALLABLE (or add django-ipware).
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+# The address: REMOTE_ADDR, unless Accord runs behind TRUSTED_PROXY_COUNT proxies that each append
+# the address they saw to X-Forwarded-For (config/client_ip.py, with django-ipware).
+TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
+AXES_CLIENT_IP_CALLABLE = "config.client_ip.client_ip"
 AXES_RESET_ON_SUCCESS = True
 AXES_HTTP_RESPONSE_CODE = 429
 AXES_VERBOSE = False  # no start-up banner in every management command's output
@@ -381,7 +405,5 @@ SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"].update(
         "SyncStateEnum": "crm.models.SyncState",
         "SyncTriggerEnum": "crm.models.SyncTrigger",
         "CrmBackendEnum": "crm.models.Backend",
-        # Roles appear in several list fields (required, covered, missing, a contact's roles).
-        "BuyingRoleEnum": "accounts_app.models.BuyingRole",
     }
 )

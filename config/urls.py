@@ -1,8 +1,13 @@
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
-from django.urls import include, path
+from django.urls import include, path, register_converter
 
-from accounts_app.urls import icp_patterns
+from workflow.ids import IdConverter
+
+# Before the apps' URL modules are imported: their patterns use `<id:…>`.
+register_converter(IdConverter, "id")
+
+from accounts_app.urls import icp_patterns  # noqa: E402
 
 urlpatterns = [
     path("admin/", admin.site.urls),

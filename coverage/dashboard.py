@@ -7,10 +7,10 @@ from __future__ import annotations
 from django.db.models import Count, Max, OuterRef, Q, QuerySet, Subquery, Sum
 
 from accounts_app.models import BuyingRole
+from core.roles import is_ops
 from coverage.models import AccountCoverage, Gap, Snapshot, Stage, gap_field
 from coverage.models import SnapshotState as State
 from workflow.models import Cycle
-from workflow.roles import is_ops
 
 
 def snapshot_history(*, snapshot: Snapshot) -> list[dict]:

@@ -11,8 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from core.errors import Invalid
 from coverage.models import Gap, Stage
-from workflow.errors import Invalid
 
 DEFAULTS: dict[str, int | list[int]] = {
     # A contact is engaged if it had an activity (either side), or its last_engaged_at, in

@@ -21,6 +21,7 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from accounts_app.models import Activity, Contact, ContactRole, Opportunity, OpportunityStatus
+from core.roles import Side, require_ops
 from coverage import definitions
 from coverage.definitions import FURTHER_THAN_AWARE, GAPS, Windows, stage_rank
 from coverage.models import AccountCoverage, Gap, Snapshot, SnapshotState, Stage, gap_field
@@ -39,7 +40,6 @@ from workflow.models import (
     TargetAccount,
     Tier,
 )
-from workflow.roles import Side, require_ops
 
 BATCH = 2000
 ZERO = Decimal("0")
@@ -685,15 +685,12 @@ def snapshot_request(*, cycle: Cycle, by) -> None:
     transaction.on_commit(lambda: tasks.snapshot_cycle.delay(cycle.pk), robust=True)
 
 
-def snapshots_after_pull(*, run) -> None:
-    """A CRM pull finished (crm.signals.pull_finished): snapshot every active cycle after
-    commit, unless the pull failed or handed over to another task that carries on."""
-    from crm.models import SyncState
-
-    if run.state not in (SyncState.SUCCEEDED, SyncState.PARTIAL):
+def snapshots_after_pull(*, state: str, more_to_pull: bool) -> None:
+    """A CRM pull finished (core.hooks.pull_finished): snapshot every active cycle after
+    commit, unless the pull failed or handed over to another task that carries on (that one
+    sends its own)."""
+    if state not in ("succeeded", "partial") or more_to_pull:
         return
-    if (run.detail or {}).get("more_to_pull"):
-        return  # the task that finishes the pull will send its own signal
     from coverage import tasks
 
     transaction.on_commit(lambda: tasks.snapshot_active_cycles.delay(), robust=True)

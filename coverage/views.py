@@ -11,6 +11,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 from django_tables2 import RequestConfig
 
+from core.errors import DomainError
 from coverage import services
 from coverage.charts import CHARTS, chart_svgs
 from coverage.dashboard import (
@@ -24,7 +25,6 @@ from coverage.filters import AccountCoverageFilter
 from coverage.models import Gap, Stage
 from coverage.selectors import snapshot_latest, snapshot_rows
 from coverage.tables import AccountCoverageTable
-from workflow.errors import DomainError
 from workflow.models import Cycle, CycleState
 from workflow.views import member_required
 

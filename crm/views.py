@@ -6,8 +6,6 @@ Who sees what: revenue operations run the sync (the buttons); people on either s
 (the same page, read-only), since whether the agreed list reached the CRM is shared truth.
 """
 
-import json
-
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_not_required
@@ -23,6 +21,7 @@ from crm.adapters import ConfigurationError, backend_name
 from crm.models import FINISHED_SYNC_STATES, OutboxEntry, OutboxState, SyncKind, SyncRun
 from crm.pull import services as pull_services
 from workflow.errors import DomainError
+from workflow.ids import parse_id
 from workflow.roles import is_ops
 from workflow.views import member_required
 
@@ -139,7 +138,7 @@ def sync_run(request, pk: int):
 @member_required
 def sync_progress(request):
     """`?id=1&id=2`: those runs' progress as JSON, for the page's script (at most 100)."""
-    ids = [int(i) for i in request.GET.getlist("id") if i.isdigit()][:100]
+    ids = [i for i in map(parse_id, request.GET.getlist("id")) if i is not None][:100]
     runs = SyncRun.objects.filter(pk__in=ids).order_by("-created_at", "-pk")
     return JsonResponse({"runs": [run_progress(run) for run in runs]})
 
@@ -234,13 +233,9 @@ def hubspot_webhook(request):
         response["WWW-Authenticate"] = 'HubSpot-Signature-v3 realm="crm webhook"'
         return response
     try:
-        events = json.loads(request.body)
-    except (ValueError, UnicodeDecodeError):
-        events = None
-    if not isinstance(events, list) or not all(isinstance(e, dict) for e in events):
-        return JsonResponse(
-            {"detail": "Expected a JSON list of HubSpot events.", "code": "invalid"}, status=400
-        )
+        events = webhooks.parse_hubspot_events(request.body)
+    except webhooks.MalformedEvents as error:
+        return JsonResponse({"detail": str(error), "code": "invalid"}, status=400)
     received = webhooks.hubspot_events_receive(events=events)
     return JsonResponse(
         {

@@ -21,6 +21,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import json
 import logging
 import re
 import time
@@ -119,6 +120,74 @@ class Received:
     @property
     def objects_queued(self) -> int:
         return sum(len(ids) for ids in self.queued.values())
+
+
+MAX_EVENTS = 1_000  # HubSpot sends at most 100 a request; more is not HubSpot
+_ID_FIELDS = ("eventId", "objectId", "primaryObjectId", "newObjectId", "fromObjectId")
+_NUMBER_FIELDS = ("portalId", "subscriptionId", "appId", "occurredAt", "attemptNumber")
+_TEXT_FIELDS = ("subscriptionType", "objectTypeId", "propertyName", "changeSource")
+
+
+class MalformedEvents(ValueError):
+    """A signed body that is not a list of HubSpot events: answered 400, with the reason."""
+
+
+def _is_id(value) -> bool:
+    return (isinstance(value, int) and not isinstance(value, bool)) or (
+        isinstance(value, str) and len(value) <= 50 and value.isascii() and value.isdigit()
+    )
+
+
+def _check_text(value, where: str) -> None:
+    """Strings must be real Unicode: JSON may carry a lone surrogate (\\ud800) that no
+    database column can store."""
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            raise MalformedEvents(f"{where} is not valid Unicode text.") from None
+    elif isinstance(value, list):
+        for item in value:
+            _check_text(item, where)
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            _check_text(key, where)
+            _check_text(item, where)
+
+
+def parse_hubspot_events(body: bytes) -> list[dict]:
+    """The events of a signed delivery, each field we read in the type HubSpot sends it.
+    Raises MalformedEvents (the request is answered 400) for anything else."""
+    try:
+        events = json.loads(body)
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        # RecursionError: thousands of nested brackets exhaust the parser's stack.
+        raise MalformedEvents("The body is not JSON.") from None
+    if not isinstance(events, list):
+        raise MalformedEvents("Expected a JSON list of HubSpot events.")
+    if len(events) > MAX_EVENTS:
+        raise MalformedEvents(f"At most {MAX_EVENTS} events a request.")
+    for index, event in enumerate(events):
+        where = f"Event {index}"
+        if not isinstance(event, dict):
+            raise MalformedEvents(f"{where} is not a JSON object.")
+        for name in _ID_FIELDS:
+            if event.get(name) is not None and not _is_id(event[name]):
+                raise MalformedEvents(f"{where}: {name} must be a whole number.")
+        for name in _NUMBER_FIELDS:
+            value = event.get(name)
+            if value is not None and (not isinstance(value, int) or isinstance(value, bool)):
+                raise MalformedEvents(f"{where}: {name} must be a whole number.")
+        for name in _TEXT_FIELDS:
+            if event.get(name) is not None and not isinstance(event[name], str):
+                raise MalformedEvents(f"{where}: {name} must be a string.")
+        merged = event.get("mergedObjectIds")
+        if merged is not None and (
+            not isinstance(merged, list) or len(merged) > MAX_EVENTS or not all(map(_is_id, merged))
+        ):
+            raise MalformedEvents(f"{where}: mergedObjectIds must be a list of whole numbers.")
+        _check_text(event, where)
+    return events
 
 
 def event_key(event: dict) -> str:

@@ -112,3 +112,15 @@ def test_its_cycle_has_nominations_in_every_state_and_two_published_versions(dem
         len(v2.entries)
         == TargetAccount.objects.filter(cycle=cycle, removed_at__isnull=True).count()
     )
+
+
+def test_it_refuses_to_run_in_production(settings):
+    from django.core.management.base import CommandError
+
+    settings.PRODUCTION = True
+    before = counts()
+
+    with pytest.raises(CommandError, match="ACCORD_ENV=production"):
+        call_command("demo_data", stdout=StringIO())
+
+    assert counts() == before

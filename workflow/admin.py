@@ -28,7 +28,9 @@ from workflow.models import (
     OPEN_STATES,
     Comment,
     Cycle,
+    CycleEvent,
     CycleState,
+    FailedNotification,
     ListVersion,
     Nomination,
     NominationEvent,
@@ -36,7 +38,8 @@ from workflow.models import (
     TargetAccount,
     Tier,
 )
-from workflow.roles import OPS_GROUP, SIDE_GROUPS, SIGN_OFF_PERMISSION, require_ops
+from workflow.roles import OPS_GROUP, SIDE_GROUPS, SIGN_OFF_PERMISSION, is_ops, require_ops
+from workflow.text import single_line
 
 User = get_user_model()
 
@@ -142,7 +145,16 @@ class TierInline(admin.TabularInline):
         ).count()
 
 
-class CycleAddForm(forms.ModelForm):
+class CycleForm(forms.ModelForm):
+    def clean_name(self):
+        # The name reaches e-mail subjects and file names (see workflow.text).
+        try:
+            return single_line(self.cleaned_data["name"], what="The cycle's name")
+        except DomainError as error:
+            raise forms.ValidationError(error.message) from None
+
+
+class CycleAddForm(CycleForm):
     """A new cycle and the capacities of its three tiers, saved by services.cycle_create."""
 
     tier_1_capacity = forms.IntegerField(min_value=0, label="Tier 1 capacity", initial=50)
@@ -165,6 +177,7 @@ class CycleAddForm(forms.ModelForm):
 
 @admin.register(Cycle)
 class CycleAdmin(ServiceErrorsMixin, admin.ModelAdmin):
+    form = CycleForm
     list_display = (
         "name",
         "starts_on",
@@ -204,7 +217,7 @@ class CycleAdmin(ServiceErrorsMixin, admin.ModelAdmin):
 
     def get_inlines(self, request, obj):
         # A new cycle gets its three tiers from the capacities on the add form.
-        return [TierInline] if obj is not None else []
+        return [TierInline, CycleEventInline] if obj is not None else []
 
     def save_model(self, request, obj, form, change):
         if change:
@@ -216,7 +229,7 @@ class CycleAdmin(ServiceErrorsMixin, admin.ModelAdmin):
             capacities={n: data[f"tier_{n}_capacity"] for n in (1, 2, 3)},
             **{name: data[name] for name in CycleAddForm.Meta.fields},
         )
-        obj.pk, obj.state, obj.created_at = cycle.pk, cycle.state, cycle.created_at
+        obj.pk, obj.created_at = cycle.pk, cycle.created_at  # its state is the default already
 
     def view_on_site(self, obj):
         return site_url("workflow:cycle", obj.pk)
@@ -608,3 +621,46 @@ class AccordUserAdmin(UserAdmin):
     def approver(self, user):
         codename = SIGN_OFF_PERMISSION.split(".")[1]
         return any(p.codename == codename for p in user.user_permissions.all())
+
+
+@admin.register(FailedNotification)
+class FailedNotificationAdmin(ViewOnlyMixin, admin.ModelAdmin):
+    """E-mails that could not be sent: what, to do with what, the error; ops retry them."""
+
+    list_display = ("description", "failed_at", "error_summary", "retried_at", "retried_by")
+    list_filter = ("task_name", ("retried_at", admin.EmptyFieldListFilter))
+    search_fields = ("description", "error")
+    date_hierarchy = "failed_at"
+    list_select_related = ("retried_by",)
+    actions = ["retry"]
+
+    @admin.display(description="Error")
+    def error_summary(self, obj) -> str:
+        return obj.error if len(obj.error) <= 120 else obj.error[:119] + "…"
+
+    def has_retry_permission(self, request) -> bool:
+        return is_ops(request.user) or request.user.is_superuser
+
+    @admin.action(description="Send the selected e-mails again", permissions=["retry"])
+    def retry(self, request, queryset):
+        def one(failed):
+            if not services.notification_retry(failed=failed, by=request.user):
+                raise DomainError("it was already sent again.")
+
+        run_for_each(request, queryset, one, lambda failed, _: f"{failed}: queued again.")
+
+
+class CycleEventInline(ViewOnlyInline):
+    model = CycleEvent
+    fields = ("created_at", "actor", "action", "from_state", "to_state", "note")
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("actor")
+
+
+@admin.register(CycleEvent)
+class CycleEventAdmin(ViewOnlyMixin, admin.ModelAdmin):
+    list_display = ("cycle", "created_at", "actor", "action", "from_state", "to_state")
+    list_filter = ("action",)
+    search_fields = ("cycle__name", "actor__username", "note")
+    list_select_related = ("cycle", "actor")

@@ -5,6 +5,10 @@ from django import forms
 
 from workflow.errors import DomainError
 from workflow.models import TIERS, Decision, NominationKind, State
+from workflow.text import MAX_LINK, MAX_TEXT
+
+MAX_INT = 2_147_483_647  # an integer column's upper bound on every database Django supports
+MAX_ID = 2**63 - 1
 
 TIER_CHOICES = [("", "Choose a tier")] + [(str(n), f"Tier {n}") for n in TIERS]
 
@@ -20,7 +24,12 @@ def links_from_text(text: str) -> list[str]:
 
 
 class EvidenceLinksField(forms.CharField):
+    default_max_length = 10 * (MAX_LINK + 2)  # the service checks each link and their number
     widget = forms.Textarea(attrs={"rows": 3, "placeholder": "https://…  (one link per line)"})
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("max_length", self.default_max_length)
+        super().__init__(**kwargs)
 
     def prepare_value(self, value):
         if isinstance(value, list | tuple):
@@ -32,13 +41,14 @@ class NominationForm(forms.Form):
     """What to propose for a chosen account. Rationale is checked by the service, so that the
     "Check" step can run on a half-filled form."""
 
-    account = forms.IntegerField(widget=forms.HiddenInput)
+    account = forms.IntegerField(widget=forms.HiddenInput, min_value=1, max_value=MAX_ID)
     kind = forms.ChoiceField(
         choices=NominationKind.choices, initial=NominationKind.ADD, label="Proposal"
     )
     tier = forms.ChoiceField(choices=TIER_CHOICES, required=False)
     rationale = forms.CharField(
         required=False,
+        max_length=MAX_TEXT,
         widget=forms.Textarea(
             attrs={"rows": 4, "placeholder": "Why this account, why this tier, why now."}
         ),
@@ -53,7 +63,9 @@ class NewAccountForm(forms.Form):
     name = forms.CharField(max_length=200, label="Company name")
     domain = forms.CharField(max_length=253, help_text="e.g. example.com")
     industry = forms.CharField(max_length=100, required=False)
-    employee_count = forms.IntegerField(min_value=0, required=False, label="Employees")
+    employee_count = forms.IntegerField(
+        min_value=0, max_value=MAX_INT, required=False, label="Employees"
+    )
     country = forms.CharField(
         max_length=2, required=False, help_text="Two-letter code, e.g. DE or US."
     )
@@ -64,6 +76,7 @@ class DecisionForm(forms.Form):
     decision = forms.ChoiceField(choices=Decision.choices)
     note = forms.CharField(
         required=False,
+        max_length=MAX_TEXT,
         widget=forms.Textarea(attrs={"rows": 2}),
         help_text="Needed to reject or to request changes.",
     )
@@ -72,24 +85,27 @@ class DecisionForm(forms.Form):
 class CommentForm(forms.Form):
     body = forms.CharField(
         label="Comment",
-        max_length=10_000,
+        max_length=MAX_TEXT,
         widget=forms.Textarea(attrs={"rows": 3, "placeholder": "Write a comment… @username"}),
         help_text="Mention someone with @username to notify them.",
     )
 
 
 class WithdrawForm(forms.Form):
-    note = forms.CharField(required=False, label="Why withdraw? (optional)")
+    note = forms.CharField(required=False, max_length=MAX_TEXT, label="Why withdraw? (optional)")
 
 
 class EditNominationForm(forms.Form):
     """Edits of a draft, or the answer to a request for changes (a new round)."""
 
     tier = forms.ChoiceField(choices=TIER_CHOICES, required=False)
-    rationale = forms.CharField(widget=forms.Textarea(attrs={"rows": 5}), required=False)
+    rationale = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 5}), required=False, max_length=MAX_TEXT
+    )
     evidence_links = EvidenceLinksField(required=False, label="Evidence links")
     note = forms.CharField(
         required=False,
+        max_length=MAX_TEXT,
         label="What changed (for the reviewers)",
         widget=forms.Textarea(attrs={"rows": 2}),
     )
@@ -104,14 +120,17 @@ class EditNominationForm(forms.Form):
 
 class PublishForm(forms.Form):
     note = forms.CharField(
-        required=False, label="Note", widget=forms.TextInput(attrs={"placeholder": "optional"})
+        required=False,
+        max_length=MAX_TEXT,
+        label="Note",
+        widget=forms.TextInput(attrs={"placeholder": "optional"}),
     )
 
 
 class NominationFilterForm(forms.Form):
     """The cycle page's filters. Unknown values are ignored rather than refused."""
 
-    q = forms.CharField(required=False, label="Search")
+    q = forms.CharField(required=False, max_length=200, label="Search")
     state = forms.ChoiceField(choices=[("", "Any state"), *State.choices], required=False)
     tier = forms.ChoiceField(
         choices=[("", "Any tier")] + [(str(n), f"Tier {n}") for n in TIERS], required=False

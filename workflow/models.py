@@ -1,9 +1,11 @@
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
-from django_fsm import ConcurrentTransitionMixin, FSMField, transition
+from django.utils import timezone
+from django_fsm import ConcurrentTransitionMixin, FSMField, FSMModelMixin, transition
 
 from accounts_app.models import Account, BuyingRole
+from core.models import AppendOnlyModel
 from workflow.roles import Side
 
 TIERS = (1, 2, 3)
@@ -15,13 +17,16 @@ class CycleState(models.TextChoices):
     CLOSED = "closed", "Closed"
 
 
-class Cycle(models.Model):
+class Cycle(FSMModelMixin, models.Model):
     """A planning period whose target list both sides agree on."""
 
     name = models.CharField(max_length=100, unique=True)
     starts_on = models.DateField()
     ends_on = models.DateField()
-    state = models.CharField(max_length=10, choices=CycleState.choices, default=CycleState.PLANNING)
+    # Changed only through the transitions below, by workflow.services.cycle_set_state.
+    state = FSMField(
+        max_length=10, choices=CycleState.choices, default=CycleState.PLANNING, protected=True
+    )
     marketing_quorum = models.PositiveSmallIntegerField(
         default=1, help_text="Approvals marketing must give for a nomination to pass."
     )
@@ -59,6 +64,20 @@ class Cycle(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    @transition(field=state, source=CycleState.PLANNING, target=CycleState.ACTIVE)
+    def activate(self):
+        pass
+
+    @transition(
+        field=state, source=[CycleState.PLANNING, CycleState.ACTIVE], target=CycleState.CLOSED
+    )
+    def close(self):
+        pass
+
+    @transition(field=state, source=CycleState.CLOSED, target=CycleState.ACTIVE)
+    def reopen(self):
+        pass
 
     def quorum(self, side: str) -> int:
         return self.marketing_quorum if side == Side.MARKETING else self.sales_quorum
@@ -379,3 +398,62 @@ class ListVersion(models.Model):
 
     def __str__(self) -> str:
         return f"{self.cycle} v{self.number}"
+
+
+class FailedNotification(models.Model):
+    """An e-mail that could not be sent, kept for revenue operations to see and retry.
+
+    Written when a notification task fails for good (after its retries for passing SMTP errors,
+    or at once for an error that will not pass, such as a refused header), or when the task
+    could not even be queued (the broker was down). One row per task run: retries of one run
+    share its task id.
+    """
+
+    task_id = models.CharField(max_length=255, unique=True)
+    task_name = models.CharField(max_length=200)
+    args = models.JSONField(default=list)
+    description = models.CharField(max_length=300)
+    error = models.TextField()
+    failed_at = models.DateTimeField(default=timezone.now, db_index=True)
+    retried_at = models.DateTimeField(null=True, blank=True)
+    retried_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+
+    class Meta:
+        ordering = ["-failed_at"]
+
+    def __str__(self) -> str:
+        return self.description
+
+
+class CycleAction(models.TextChoices):
+    ACTIVATED = "activated", "Opened (active)"
+    CLOSED = "closed", "Closed"
+    REOPENED = "reopened", "Reopened"
+    SETTINGS_CHANGED = "settings_changed", "Settings changed"
+
+
+class CycleEvent(AppendOnlyModel):
+    """The append-only history of a cycle: its state changes (with the reason for a reopening)
+    and who changed which of its settings."""
+
+    cycle = models.ForeignKey(Cycle, on_delete=models.PROTECT, related_name="events")
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    action = models.CharField(max_length=20, choices=CycleAction.choices)
+    from_state = models.CharField(max_length=10, choices=CycleState.choices, blank=True)
+    to_state = models.CharField(max_length=10, choices=CycleState.choices)
+    note = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["created_at", "pk"]
+
+    def __str__(self) -> str:
+        return f"{self.cycle} {self.action} {self.from_state}→{self.to_state}"

@@ -9,6 +9,7 @@ from django.urls import reverse
 
 from workflow.models import Comment, Nomination, SignOff, State
 from workflow.roles import OPS_GROUP, SIGN_OFF_PERMISSION, Side
+from workflow.text import flatten
 
 User = get_user_model()
 
@@ -43,7 +44,8 @@ def ops_people():
 def _send(messages: list[tuple[str, str, list[str]]]) -> int:
     """One e-mail per recipient: nobody sees who else was told."""
     batch = [
-        (subject, body, settings.DEFAULT_FROM_EMAIL, [address])
+        # A subject is one line whatever the names in it hold (see workflow.text).
+        (flatten(subject, limit=250), body, settings.DEFAULT_FROM_EMAIL, [address])
         for subject, body, to in messages
         for address in dict.fromkeys(to)
         if address

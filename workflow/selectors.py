@@ -8,6 +8,7 @@ from workflow.models import (
     OPEN_STATES,
     Comment,
     Cycle,
+    CycleState,
     Decision,
     ListVersion,
     Nomination,
@@ -37,6 +38,7 @@ def nominations_waiting_for(user) -> QuerySet[Nomination]:
     return (
         nominations_for_list()
         .filter(state=State.IN_REVIEW)
+        .exclude(cycle__state=CycleState.CLOSED)  # read-only once its cycle closed
         .exclude(proposer=user)
         .annotate(
             side_approvals=Count(

@@ -10,7 +10,9 @@ ConcurrentTransitionMixin, which refuses to save a state that changed underneath
 Notifications leave only after commit.
 """
 
+import logging
 import re
+import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import timedelta
@@ -21,14 +23,18 @@ from django.db.models import Count, Max
 from django.utils import timezone
 
 from accounts_app.models import Account
+from core import hooks
 from workflow.errors import Conflict, Invalid, NotAllowed
 from workflow.models import (
     OPEN_STATES,
     Comment,
     Cycle,
+    CycleAction,
+    CycleEvent,
     CycleState,
     Decision,
     EventAction,
+    FailedNotification,
     ListVersion,
     Nomination,
     NominationEvent,
@@ -48,6 +54,9 @@ from workflow.roles import (
     side_of,
 )
 from workflow.selectors import open_nomination_for
+from workflow.text import MAX_LINK, MAX_TEXT, bounded, single_line
+
+logger = logging.getLogger(__name__)
 
 User = get_user_model()
 
@@ -70,7 +79,65 @@ def _event(nomination: Nomination, *, actor, action: str, from_state: str, note:
 def _after_commit(task, *args) -> None:
     """Queue a Celery task once the transaction has committed (tasks receive ids)."""
     # robust: a broker that is down (Redis stopped) is logged; the committed change stands.
-    transaction.on_commit(lambda: task.delay(*args), robust=True)
+    transaction.on_commit(lambda: _queue(task, *args), robust=True)
+
+
+def _queue(task, *args) -> None:
+    from kombu.exceptions import OperationalError
+
+    try:
+        task.delay(*args)
+    except OperationalError as error:
+        # The broker cannot be reached: keep the e-mail for ops instead of losing it.
+        notification_failure_record(
+            task_id=f"unqueued-{uuid.uuid4()}",
+            task_name=task.name,
+            args=list(args),
+            description=f"{getattr(task, 'describes', task.name)} {', '.join(map(str, args))}",
+            error=f"Could not be queued (the task broker is unreachable): {error}",
+        )
+        raise
+
+
+def notification_failure_record(
+    *, task_id: str, task_name: str, args: list, description: str, error: str
+) -> FailedNotification:
+    """Keep an e-mail that could not be sent, for ops to see and retry. Retries of one task
+    run share its id, so a run is recorded once whichever attempt reports it."""
+    logger.error("E-mail not sent: %s (%s, task %s): %s", description, task_name, task_id, error)
+    failed, _ = FailedNotification.objects.update_or_create(
+        task_id=task_id,
+        defaults={
+            "task_name": task_name,
+            "args": args,
+            "description": description[:300],
+            "error": error[:10_000],
+        },
+    )
+    return failed
+
+
+def notification_retry(*, failed: FailedNotification, by) -> bool:
+    """Queue a failed e-mail again. Returns False if it was already retried. Should it fail
+    again it is kept again, as a new row."""
+    from celery import current_app
+
+    require_ops(by, "retry e-mails")
+    with transaction.atomic():
+        claimed = FailedNotification.objects.filter(pk=failed.pk, retried_at__isnull=True).update(
+            retried_at=timezone.now(), retried_by=by
+        )
+    if not claimed:
+        return False
+    task = current_app.tasks.get(failed.task_name)
+    if task is None:
+        raise Conflict(f"This version of Accord has no task {failed.task_name} to send it.")
+    try:
+        _queue(task, *failed.args)
+    except Exception as error:
+        # Run in-process (no broker) and failed again: the task has kept the new failure.
+        raise Conflict(f"It failed again and is listed again: {error}") from error
+    return True
 
 
 def _lock(nomination: Nomination) -> Nomination:
@@ -90,12 +157,18 @@ def _require_proposer(nomination: Nomination, by, action: str) -> None:
 
 
 def _require_open_cycle(cycle: Cycle) -> None:
-    if not cycle.is_open:
+    # Read from the database: the caller's copy may predate a close.
+    state = Cycle.objects.filter(pk=cycle.pk).values_list("state", flat=True).first()
+    if state == CycleState.CLOSED:
         raise Conflict(f"{cycle.name} is closed; its list can no longer change.")
 
 
 def _clean_links(links: Iterable[str] | None) -> list[str]:
-    cleaned = [link.strip() for link in (links or []) if link and link.strip()]
+    cleaned = [
+        bounded(link, field="evidence_links", limit=MAX_LINK, what="An evidence link")
+        for link in (links or [])
+        if link and link.strip()
+    ]
     if len(cleaned) > MAX_LINKS:
         raise Invalid(f"Give at most {MAX_LINKS} evidence links.", field="evidence_links")
     for link in cleaned:
@@ -167,7 +240,7 @@ def nomination_create(
     if kind not in NominationKind.values:
         raise Invalid("Choose what to propose: add, change tier or remove.", field="kind")
     tier = _clean_tier(kind, tier)
-    rationale = (rationale or "").strip()
+    rationale = bounded(rationale, field="rationale", what="The rationale")
     if not rationale:
         raise Invalid(
             "Say why: the rationale is what the other side will read first.", field="rationale"
@@ -298,7 +371,7 @@ def _apply_edits(nomination: Nomination, *, tier, rationale, evidence_links) -> 
     if tier is not None and nomination.kind != NominationKind.REMOVE:
         nomination.tier = _clean_tier(nomination.kind, tier)
     if rationale is not None:
-        rationale = rationale.strip()
+        rationale = bounded(rationale, field="rationale", what="The rationale")
         if not rationale:
             raise Invalid("The rationale cannot be empty.", field="rationale")
         nomination.rationale = rationale
@@ -362,7 +435,7 @@ def nomination_sign_off(*, nomination: Nomination, by, decision: str, note: str 
     side = require_approver(by, "sign off nominations")
     if decision not in Decision.values:
         raise Invalid("The decision must be approve, reject or request_changes.", field="decision")
-    note = (note or "").strip()
+    note = bounded(note, field="note", what="The note")
     if decision == Decision.REJECT and not note:
         raise Invalid("Give a reason for rejecting: the proposer needs it.", field="note")
     if decision == Decision.REQUEST_CHANGES and not note:
@@ -413,9 +486,8 @@ def nomination_sign_off(*, nomination: Nomination, by, decision: str, note: str 
 
         if decision == Decision.APPROVE and _both_sides_agree(nomination):
             target = _apply_to_list(nomination)
-            from crm.services import target_change_record
-
-            target_change_record(target=target, nomination=nomination)  # CRM outbox, same txn
+            # The CRM hears of it in this transaction (crm's outbox; see core.hooks).
+            hooks.target_changed.send(sender=Nomination, target=target, nomination=nomination)
             nomination.approve()
             nomination.decided_at = timezone.now()
             nomination.waiting_since = None
@@ -453,6 +525,8 @@ def _apply_to_list(nomination: Nomination) -> TargetAccount:
     """Change the target list as an approved nomination says. Called with the nomination
     locked; locks the cycle too so capacity checks of concurrent approvals are serialised."""
     cycle = Cycle.objects.select_for_update(no_key=True).get(pk=nomination.cycle_id)
+    # Under the cycle's lock: a close that committed first wins over this approval.
+    _require_open_cycle(cycle)
     account = nomination.account
     now = timezone.now()
     target = (
@@ -534,7 +608,7 @@ def nomination_resubmit(
             actor=by,
             action=EventAction.RESUBMITTED,
             from_state=from_state,
-            note=(note or "").strip(),
+            note=bounded(note, field="note", what="The note"),
         )
         _count_proposer(nomination)
         from workflow import tasks
@@ -561,7 +635,7 @@ def nomination_withdraw(*, nomination: Nomination, by, note: str = "") -> Nomina
             actor=by,
             action=EventAction.WITHDRAWN,
             from_state=from_state,
-            note=(note or "").strip(),
+            note=bounded(note, field="note", what="The note"),
         )
     return nomination
 
@@ -583,8 +657,8 @@ def comment_create(*, nomination: Nomination, by, body: str) -> Comment:
     body = (body or "").strip()
     if not body:
         raise Invalid("Write something first.", field="body")
-    if len(body) > 10_000:
-        raise Invalid("Keep comments under 10,000 characters.", field="body")
+    if len(body) > MAX_TEXT:
+        raise Invalid(f"Keep comments under {MAX_TEXT:,} characters.", field="body")
     with transaction.atomic():
         comment = Comment.objects.create(
             nomination=nomination, author=by, author_side=side_of(by) or "", body=body
@@ -615,6 +689,8 @@ def nomination_remind(*, nomination: Nomination, escalate: bool, now=None) -> bo
         if nomination.state != State.IN_REVIEW or nomination.waiting_since is None:
             return False
         cycle = nomination.cycle
+        if not cycle.is_open:
+            return False  # a closed cycle's nominations are read-only: nobody is chased
         hours = cycle.escalate_after_hours if escalate else cycle.reminder_after_hours
         if now - nomination.waiting_since < timedelta(hours=hours):
             return False
@@ -658,7 +734,7 @@ def list_version_publish(*, cycle: Cycle, by, note: str = "") -> ListVersion:
             cycle=cycle,
             number=number,
             entries=entries,
-            note=(note or "").strip(),
+            note=bounded(note, field="note", what="The note"),
             published_by=by,
         )
 
@@ -675,7 +751,8 @@ def cycle_create(
 ) -> Cycle:
     """Open a planning period with its three tiers (ops only)."""
     require_ops(by, "create cycles")
-    name = (name or "").strip()
+    # The name reaches e-mail subjects and file names: one line.
+    name = single_line(name, field="name", what="The cycle's name")
     if not name:
         raise Invalid("Name the cycle, e.g. FY27 H1.", field="name")
     if ends_on <= starts_on:
@@ -707,12 +784,51 @@ def cycle_create(
     return cycle
 
 
-def cycle_set_state(*, cycle: Cycle, state: str, by) -> Cycle:
+def cycle_set_state(*, cycle: Cycle, state: str, by, reason: str = "") -> Cycle:
+    """Move a cycle along planning → active → closed (ops only).
+
+    1. The cycle is locked: an approval, which locks it too, either commits first or sees the
+       new state (a close that commits first wins).
+    2. Only the declared transitions are allowed; reopening a closed cycle needs a reason.
+    3. An event records who, when, from, to and the reason.
+    4. On close, the CRM hears of it in this transaction (core.hooks.cycle_closed): its
+       accounts are pushed again, so one on no other open list stops being a target there.
+       Its open nominations stay as they are, read-only: decisions, edits and reminders are
+       refused on a closed cycle, and they leave every queue.
+    """
     require_ops(by, "change a cycle's state")
     if state not in CycleState.values:
         raise Invalid("Unknown cycle state.", field="state")
-    Cycle.objects.filter(pk=cycle.pk).update(state=state)
-    cycle.state = state
+    reason = bounded(reason, field="reason", what="The reason")
+    with transaction.atomic():
+        cycle = Cycle.objects.select_for_update(no_key=True).get(pk=cycle.pk)
+        from_state = cycle.state
+        if state == from_state:
+            raise Conflict(f"{cycle.name} is already {cycle.get_state_display().lower()}.")
+        move = {
+            (CycleState.PLANNING, CycleState.ACTIVE): (cycle.activate, CycleAction.ACTIVATED),
+            (CycleState.PLANNING, CycleState.CLOSED): (cycle.close, CycleAction.CLOSED),
+            (CycleState.ACTIVE, CycleState.CLOSED): (cycle.close, CycleAction.CLOSED),
+            (CycleState.CLOSED, CycleState.ACTIVE): (cycle.reopen, CycleAction.REOPENED),
+        }.get((from_state, state))
+        if move is None:
+            raise Conflict(
+                f"{cycle.name} is {cycle.get_state_display().lower()}; it cannot go back to "
+                f"{CycleState(state).label.lower()}."
+            )
+        transition, action = move
+        if action == CycleAction.REOPENED and not reason:
+            raise Invalid(
+                "Say why the closed cycle reopens: the reason is kept in its history.",
+                field="reason",
+            )
+        transition()
+        cycle.save(update_fields=["state"])
+        CycleEvent.objects.create(
+            cycle=cycle, actor=by, action=action, from_state=from_state, to_state=state, note=reason
+        )
+        if action == CycleAction.CLOSED:
+            hooks.cycle_closed.send(sender=Cycle, cycle=cycle)
     return cycle
 
 
@@ -877,11 +993,3 @@ def person_set_role(
             ops_group_grant_admin_permissions()
     # A fresh instance: groups and permissions are cached on the old one.
     return User.objects.get(pk=user.pk), created
-
-
-def person_api_token(*, user) -> str:
-    """The person's REST API token, created on first use."""
-    from rest_framework.authtoken.models import Token
-
-    token, _ = Token.objects.get_or_create(user=user)
-    return token.key

@@ -1,17 +1,63 @@
 """Celery entry points: load by id, call a service or a sender. With no broker configured
 they run in-process (CELERY_TASK_ALWAYS_EAGER)."""
 
+import logging
 import smtplib
 from datetime import timedelta
 
-from celery import shared_task
+from celery import Task, shared_task
+from celery.exceptions import Retry
 from django.utils import timezone
 
+logger = logging.getLogger(__name__)
+
+# Errors a mail server may get over: retried. Anything else (a refused header, a bug) fails at
+# once. Either way the final failure is kept for ops (NotificationTask.on_failure).
 TRANSIENT = (smtplib.SMTPException, ConnectionError, TimeoutError)
-RETRY = {"autoretry_for": TRANSIENT, "retry_backoff": True, "max_retries": 5, "acks_late": True}
 
 
-@shared_task(**RETRY)
+class NotificationTask(Task):
+    """An e-mail task whose final failure is never silent: it is logged and stored as a
+    FailedNotification, listed in the admin where ops retry it.
+
+    Final means: an error that retrying will not mend, or a passing one once the retries are
+    used up (autoretry then raises the error itself). Run in-process with errors propagated
+    (the embedded default, no broker), a retry is never run, so its first failure is final.
+    """
+
+    autoretry_for = TRANSIENT
+    retry_backoff = True
+    max_retries = 5
+    acks_late = True
+    describes = "E-mail"  # what the admin's list calls it, followed by the ids it was given
+
+    def __call__(self, *args, **kwargs):
+        try:
+            return super().__call__(*args, **kwargs)
+        except Retry as retry:
+            if self.request.is_eager and self.app.conf.task_eager_propagates:
+                self._keep(retry.exc or retry, args)
+            raise
+        except Exception as error:
+            self._keep(error, args)
+            raise
+
+    def _keep(self, error: BaseException, args) -> None:
+        from workflow.services import notification_failure_record
+
+        notification_failure_record(
+            task_id=self.request.id or f"unknown-{id(error)}",
+            task_name=self.name,
+            args=list(args),
+            description=f"{self.describes} {', '.join(map(str, args))}".strip(),
+            error=f"{type(error).__name__}: {error}",
+        )
+
+
+RETRY = {"base": NotificationTask}
+
+
+@shared_task(**RETRY, describes="Waiting for your side, nomination")
 def notify_nomination_waiting(nomination_id: int) -> int:
     from workflow import notifications
     from workflow.models import Nomination
@@ -24,7 +70,7 @@ def notify_nomination_waiting(nomination_id: int) -> int:
     return notifications.send_waiting(nomination) if nomination else 0
 
 
-@shared_task(**RETRY)
+@shared_task(**RETRY, describes="Decision, sign-off")
 def notify_decision(sign_off_id: int) -> int:
     from workflow import notifications
     from workflow.models import SignOff
@@ -39,7 +85,7 @@ def notify_decision(sign_off_id: int) -> int:
     return notifications.send_decision(sign_off) if sign_off else 0
 
 
-@shared_task(**RETRY)
+@shared_task(**RETRY, describes="Mentions, comment")
 def notify_mentions(comment_id: int) -> int:
     from workflow import notifications
     from workflow.models import Comment
@@ -52,7 +98,7 @@ def notify_mentions(comment_id: int) -> int:
     return notifications.send_mentions(comment) if comment else 0
 
 
-@shared_task(**RETRY)
+@shared_task(**RETRY, describes="Reminder, nomination")
 def notify_reminder(nomination_id: int) -> int:
     from workflow import notifications
 
@@ -60,7 +106,7 @@ def notify_reminder(nomination_id: int) -> int:
     return notifications.send_reminder(nomination) if nomination else 0
 
 
-@shared_task(**RETRY)
+@shared_task(**RETRY, describes="Escalation, nomination")
 def notify_escalation(nomination_id: int) -> int:
     from workflow import notifications
 
@@ -87,7 +133,7 @@ def remind_waiting_nominations() -> dict:
     from django.db.models import Q
 
     from workflow import services
-    from workflow.models import Nomination, State
+    from workflow.models import CycleState, Nomination, State
 
     now = timezone.now()
     counts = {"reminded": 0, "escalated": 0}
@@ -95,6 +141,7 @@ def remind_waiting_nominations() -> dict:
     # this portable across databases.
     waiting = (
         Nomination.objects.filter(state=State.IN_REVIEW, waiting_since__isnull=False)
+        .exclude(cycle__state=CycleState.CLOSED)  # read-only once its cycle closed
         .filter(Q(reminded_at__isnull=True) | Q(escalated_at__isnull=True))
         .select_related("cycle")
         .order_by("pk")

@@ -31,6 +31,7 @@ from workflow.forms import (
     links_from_text,
     show_domain_error,
 )
+from workflow.ids import parse_id
 from workflow.models import (
     Cycle,
     CycleState,
@@ -244,10 +245,10 @@ def conflicts_for(*, cycle: Cycle, account: Account, kind: str, tier, tiers: lis
 
 
 def _account_or_none(value):
-    try:
-        return Account.objects.select_related("sales_owner", "marketing_owner").get(pk=int(value))
-    except (TypeError, ValueError, Account.DoesNotExist):
+    pk = parse_id(value)
+    if pk is None:
         return None
+    return Account.objects.select_related("sales_owner", "marketing_owner").filter(pk=pk).first()
 
 
 @member_required
@@ -634,8 +635,8 @@ def version_compare(request, pk):
     """The versions page's small form: ?old=N&new=M → the diff page."""
     cycle = get_object_or_404(Cycle, pk=pk)
     try:
-        old, new = sorted({int(request.GET["old"]), int(request.GET["new"])})
-    except (KeyError, ValueError):
+        old, new = sorted({parse_id(request.GET.get("old")), parse_id(request.GET.get("new"))})
+    except (TypeError, ValueError):  # a number missing, out of range, or the same twice
         messages.error(request, "Choose two different versions to compare.")
         return redirect("workflow:versions", pk=cycle.pk)
     url = reverse("workflow:version", kwargs={"pk": cycle.pk, "number": new})
@@ -654,8 +655,8 @@ def version_detail(request, pk, number):
     against = request.GET.get("against")
     if against:
         try:
-            other = cycle.versions.get(number=int(against))
-        except (ValueError, ListVersion.DoesNotExist):
+            other = cycle.versions.get(number=parse_id(against) or 0)
+        except ListVersion.DoesNotExist:
             raise Http404("No such version to compare with.") from None
         diff = selectors.list_version_diff(old=other, new=version)
     return render(

@@ -1,12 +1,16 @@
-"""Revenue operations may see integration logins and tokens in the admin, issue new ones and
-revoke them (api.ServiceAccount, authtoken's Token)."""
+"""Revenue operations may see integration logins in the admin, issue new tokens and revoke them
+(api.ServiceAccount).
+
+This migration also granted ops view and delete on rest_framework.authtoken's tokens, whose
+admin showed every key. Those tokens moved to api.ApiToken (0003) and the app is gone, so the
+grant and the dependency on it are no longer here: databases that applied it lose those
+permissions in 0003, new databases never get them."""
 
 from django.contrib.auth.management import create_permissions
 from django.db import migrations
 
 OPS_PERMISSIONS = {
     "api": ["view_serviceaccount", "change_serviceaccount"],
-    "authtoken": ["view_tokenproxy", "delete_tokenproxy"],
 }
 
 
@@ -41,7 +45,6 @@ def revoke(apps, schema_editor):
 class Migration(migrations.Migration):
     dependencies = [
         ("api", "0001_initial"),
-        ("authtoken", "0004_alter_tokenproxy_options"),
         ("workflow", "0002_events_append_only_and_groups"),
         ("contenttypes", "0002_remove_content_type_name"),
         ("auth", "0012_alter_user_first_name_max_length"),

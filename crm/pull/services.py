@@ -22,7 +22,7 @@ from django.db.models import F, Q
 from django.db.models.functions import Greatest
 from django.utils import timezone
 
-from crm import signals
+from core import hooks
 from crm.adapters import ConfigurationError, CrmError, Deferred, backend_name, get_adapter
 from crm.models import PullCursor, SyncKind, SyncRun, SyncRunError, SyncState, SyncTrigger
 from crm.pull import store
@@ -314,7 +314,9 @@ def pull(
     services._run_finished(
         run, state=stop_state or SyncState.SUCCEEDED, message=stop, detail=detail
     )
-    signals.pull_finished.send(sender=SyncRun, run=run)
+    hooks.pull_finished.send(
+        sender=SyncRun, state=run.state, more_to_pull=bool(detail.get("more_to_pull"))
+    )
     return run
 
 

@@ -87,16 +87,20 @@ def test_it_counts_the_submitter_only_if_they_are_an_approver(people):
     assert state_of(version) == IcpState.EFFECTIVE
 
 
-def test_it_supersedes_the_previous_profile_and_rescores_every_account(people):
+def test_it_supersedes_the_previous_profile_and_rescores_every_account(
+    people, django_capture_on_commit_callbacks
+):
     software = AccountFactory(industry="Software", fit_score=None)
     retail = AccountFactory(industry="Retail", fit_score=None)
     first = proposed(people.marketer, SOFTWARE)
-    sign(first, people.sales_approver)
+    with django_capture_on_commit_callbacks(execute=True):  # the rescoring task, after commit
+        sign(first, people.sales_approver)
     assert Account.objects.get(pk=software.pk).fit_score == 100
     assert Account.objects.get(pk=retail.pk).fit_score == 0
 
     second = proposed(people.marketer, RETAIL)
-    sign(second, people.sales_approver)
+    with django_capture_on_commit_callbacks(execute=True):
+        sign(second, people.sales_approver)
 
     assert state_of(first) == IcpState.SUPERSEDED
     assert state_of(second) == IcpState.EFFECTIVE

@@ -51,6 +51,8 @@ def test_a_cycle_is_edited_with_its_tiers_inline_but_not_its_state(ops, the_cycl
         "tiers-INITIAL_FORMS": "3",
         "tiers-MIN_NUM_FORMS": "0",
         "tiers-MAX_NUM_FORMS": "3",
+        "events-TOTAL_FORMS": "0",
+        "events-INITIAL_FORMS": "0",
     }
     for i, tier in enumerate(tiers):
         data[f"tiers-{i}-id"] = str(tier.pk)
@@ -109,3 +111,20 @@ def test_ops_close_a_cycle_with_an_action(ops, the_cycle):
     the_cycle.refresh_from_db()
     assert the_cycle.state == CycleState.CLOSED
     assert the_cycle.ends_on == dt.date(2027, 6, 30)
+
+
+def test_a_cycle_cannot_be_renamed_to_two_lines(ops, the_cycle):
+    response = ops.get(f"/admin/workflow/cycle/{the_cycle.pk}/change/")
+    assert response.status_code == 200
+    form = response.context["adminform"].form
+    data = {name: form[name].value() or "" for name in form.fields}
+    data.update({"name": "FY27\r\nBcc: attacker@evil.example"})
+    for key in ("tiers-TOTAL_FORMS", "tiers-INITIAL_FORMS"):
+        data[key] = "0"
+
+    response = ops.post(f"/admin/workflow/cycle/{the_cycle.pk}/change/", data)
+
+    assert response.status_code == 200
+    assert "must be on one line" in response.content.decode()
+    the_cycle.refresh_from_db()
+    assert the_cycle.name == "FY27 H1"

@@ -47,6 +47,8 @@ def test_a_draft_can_be_edited(ops):
             "criteria": json.dumps(CRITERIA),
             "sign_offs-TOTAL_FORMS": "0",
             "sign_offs-INITIAL_FORMS": "0",
+            "events-TOTAL_FORMS": "0",
+            "events-INITIAL_FORMS": "0",
         },
     )
 
@@ -65,6 +67,8 @@ def test_a_profile_in_review_cannot_be_edited(ops):
             "criteria": json.dumps({"regions": {"values": ["NA"], "weight": 1}}),
             "sign_offs-TOTAL_FORMS": "0",
             "sign_offs-INITIAL_FORMS": "0",
+            "events-TOTAL_FORMS": "0",
+            "events-INITIAL_FORMS": "0",
         },
     )
 

@@ -4,10 +4,9 @@ integration token, a person with no side (an outsider) and nobody (anonymous).""
 import pytest
 from django.core.cache import cache
 from django.db import connection
-from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
-from api.services import service_account_create
+from api.services import api_token_issue, service_account_create
 from tests.conftest import running_in_ci
 from tests.factories import person
 
@@ -50,11 +49,11 @@ def _postgres_only(request):
 
 
 def client_for(user=None, *, token: str | None = None) -> APIClient:
-    """An API client sending `Authorization: Token …` for `user` (or `token`); anonymous
-    without either."""
+    """An API client sending `Authorization: Token …` for `user` (a new token of theirs) or
+    `token`; anonymous without either."""
     client = APIClient()
     if user is not None and token is None:
-        token = Token.objects.get_or_create(user=user)[0].key
+        token = api_token_issue(user=user)
     if token is not None:
         client.credentials(HTTP_AUTHORIZATION=f"Token {token}")
     return client

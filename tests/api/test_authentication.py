@@ -4,9 +4,9 @@ from io import StringIO
 
 import pytest
 from django.core.management import call_command
-from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
+from api.models import ApiToken
 from tests.api.conftest import client_for
 from tests.factories import AccountFactory
 
@@ -39,17 +39,15 @@ def test_it_accepts_a_token_made_by_accord_user(db):
 def test_it_refuses_a_token_once_ops_revoke_it_in_the_admin(people):
     from django.test import Client
 
-    token = Token.objects.create(user=people.sales_member)
-    client = client_for(token=token.key)
+    client = client_for(people.sales_member)
     assert client.get("/api/v1/me/").status_code == 200
+    token = ApiToken.objects.get(user=people.sales_member)
     people.ops.is_staff = True  # ops are staff; the ops group may delete tokens
     people.ops.save()
     admin = Client()
     admin.force_login(people.ops)
-    # Auth Token → Tokens → delete, in the admin (the token admin keys rows by user id).
-    deleted = admin.post(
-        f"/admin/authtoken/tokenproxy/{people.sales_member.pk}/delete/", {"post": "yes"}
-    )
+    # API tokens → delete, in the admin.
+    deleted = admin.post(f"/admin/api/apitoken/{token.pk}/delete/", {"post": "yes"})
     assert deleted.status_code == 302
     assert client.get("/api/v1/me/").status_code == 401
 

@@ -238,6 +238,12 @@ OPERATIONS = [
         body=lambda w: {"username": "salesforce-sync"},
     ),
     Operation(
+        "service account rotate",
+        "post",
+        lambda w: f"/api/v1/service-accounts/{w.service_account.pk}/rotate/",
+        allowed(200, ("ops",)),
+    ),
+    Operation(
         "service account revoke",
         "post",
         lambda w: f"/api/v1/service-accounts/{w.service_account.pk}/revoke/",

@@ -31,7 +31,7 @@ def _api_v1_routes() -> set[str]:
 
     walk(get_resolver().url_patterns, "")
     return {
-        re.sub(r"<int:(\w+)>", lambda m: "{id}" if m[1] == "pk" else "{" + m[1] + "}", r)
+        re.sub(r"<(?:int|id):(\w+)>", lambda m: "{id}" if m[1] == "pk" else "{" + m[1] + "}", r)
         for r in routes
         if r.startswith("/api/v1/")
     }

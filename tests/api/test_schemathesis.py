@@ -92,7 +92,7 @@ def real_ids(people, the_cycle, account, integration_token):
 
 
 def _headers(role, people, integration_token, outsider):
-    from rest_framework.authtoken.models import Token
+    from api.services import api_token_issue
 
     user = {
         "proposer": people.marketer,
@@ -106,7 +106,7 @@ def _headers(role, people, integration_token, outsider):
         return {"Authorization": f"Token {integration_token}"}
     if user is None:
         return {}
-    return {"Authorization": f"Token {Token.objects.get_or_create(user=user)[0].key}"}
+    return {"Authorization": f"Token {api_token_issue(user=user)}"}
 
 
 def _plan(operation, ids):

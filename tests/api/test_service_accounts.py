@@ -127,14 +127,71 @@ def test_it_lets_ops_issue_and_revoke_tokens_in_the_admin(people, integration_to
     assert admin.get(changelist).status_code == 200
 
     issued = admin.post(
-        changelist,
-        {"action": "issue_new_token", "_selected_action": [service_account.pk]},
-        follow=True,
+        changelist, {"action": "issue_new_token", "_selected_action": [service_account.pk]}
     )
-    message = next(str(m) for m in issued.context["messages"])
-    new = message.split(": ")[1].split(" ")[0]
+    # Shown on the answer page itself, once: not a message, which may wait in the session.
+    assert issued.status_code == 200 and "no-store" in issued["Cache-Control"]
+    new = issued.content.decode().split('<code class="new-token">')[1].split("<")[0]
+    assert not list(issued.context["messages"])
+    assert new not in admin.get(changelist).content.decode()
     assert client_for(token=integration_token).get("/api/v1/me/").status_code == 401
     assert client_for(token=new).get("/api/v1/me/").status_code == 200
 
     admin.post(changelist, {"action": "revoke_token", "_selected_action": [service_account.pk]})
     assert client_for(token=new).get("/api/v1/me/").status_code == 401
+
+
+def test_it_shows_the_token_only_in_the_create_and_rotate_answers(people, clients):
+    ops = clients["ops"]
+    created = ops.post("/api/v1/service-accounts/", {"username": "sf-sync"}).json()
+    first = created["token"]
+    assert created["current_token"]["prefix"] == first[:15]
+    assert created["current_token"]["expires_at"] is None  # integration tokens: by default
+
+    rotated = ops.post(f"/api/v1/service-accounts/{created['id']}/rotate/")
+    assert rotated.status_code == 200
+    second = rotated.json()["token"]
+    assert second != first
+    assert client_for(token=first).get("/api/v1/accounts/").status_code == 401
+    assert client_for(token=second).get("/api/v1/accounts/").status_code == 200
+
+    listed = ops.get("/api/v1/service-accounts/")
+    body = listed.content.decode()
+    assert first not in body and second not in body
+    entry = next(s for s in listed.json()["results"] if s["username"] == "sf-sync")
+    assert "token" not in entry
+    assert entry["has_token"] is True
+    assert entry["current_token"]["prefix"] == second[:15]
+    assert entry["current_token"]["last_used_at"] is not None  # it was just used
+    revoked = ops.post(f"/api/v1/service-accounts/{created['id']}/revoke/").json()
+    assert revoked["has_token"] is False and revoked["current_token"] is None
+    assert second not in str(revoked)
+
+
+def test_a_replayed_create_does_not_show_the_token_again(people, clients):
+    ops = clients["ops"]
+    first = ops.post(
+        "/api/v1/service-accounts/", {"username": "sf-sync"}, HTTP_IDEMPOTENCY_KEY="sf-1"
+    )
+    again = ops.post(
+        "/api/v1/service-accounts/", {"username": "sf-sync"}, HTTP_IDEMPOTENCY_KEY="sf-1"
+    )
+    assert first.status_code == again.status_code == 201
+    assert again["Idempotent-Replayed"] == "true"
+    assert first.json()["token"]
+    assert again.json()["token"] is None
+    assert again.json()["current_token"] == first.json()["current_token"]
+    assert ServiceAccount.objects.filter(user__username="sf-sync").count() == 1
+
+
+def test_only_ops_rotate_integration_tokens(people, clients, integration_token):
+    robot = ServiceAccount.objects.get(user__username="crm-sync")
+    url = f"/api/v1/service-accounts/{robot.pk}/rotate/"
+    answers = {
+        role: clients[role].post(url).status_code
+        for role in ("proposer", "other_side_approver", "non_approver", "integration")
+    }
+    assert answers == dict.fromkeys(answers, 403)
+    assert clients["anonymous"].post(url).status_code == 401
+    assert client_for(token=integration_token).get("/api/v1/me/").status_code == 200
+    assert clients["ops"].post("/api/v1/service-accounts/999999/rotate/").status_code == 404

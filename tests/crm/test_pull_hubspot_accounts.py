@@ -113,7 +113,9 @@ def test_with_account_creation_off_unknown_companies_are_skipped(hubspot, settin
     assert (run.done, run.created, run.detail["skipped"]) == (1, 0, 1)
 
 
-def test_filled_in_facts_rescore_the_account_against_the_agreed_profile(hubspot, people):
+def test_filled_in_facts_rescore_the_account_against_the_agreed_profile(
+    hubspot, people, django_capture_on_commit_callbacks
+):
     account = AccountFactory(domain="globex.example", industry="")
     version = icp_version_create(
         name="Software",
@@ -121,7 +123,8 @@ def test_filled_in_facts_rescore_the_account_against_the_agreed_profile(hubspot,
         by=people.marketer,
     )
     icp_version_submit(icp_version=version, by=people.marketer)
-    icp_sign_off(icp_version=version, by=people.sales_approver, approve=True)
+    with django_capture_on_commit_callbacks(execute=True):  # the rescoring, after commit
+        icp_sign_off(icp_version=version, by=people.sales_approver, approve=True)
     account.refresh_from_db()
     assert account.fit_score == 0
     seed_hubspot(

@@ -5,7 +5,6 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.core.management import CommandError, call_command
 from django.http import HttpRequest
-from rest_framework.authtoken.models import Token
 
 from tests.factories import person
 from workflow.roles import is_approver, is_ops, side_of
@@ -110,13 +109,27 @@ def test_leaving_ops_ends_admin_access():
     assert groups_of("olga") == {"sales"}
 
 
-def test_it_prints_the_same_api_token_each_time():
-    first = accord_user("sam", "--side", "sales", "--token")
-    again = accord_user("sam", "--side", "sales", "--token")
+def _printed_token(output: str) -> str:
+    return output.split("API token: ")[1].strip()
 
-    key = Token.objects.get(user__username="sam").key
-    assert f"API token: {key}" in first
-    assert f"API token: {key}" in again
+
+def test_it_prints_a_new_working_api_token_each_time_and_keeps_none_of_them():
+    from api.models import ApiToken
+    from tests.api.conftest import client_for
+
+    first = _printed_token(accord_user("sam", "--side", "sales", "--token"))
+    again = _printed_token(accord_user("sam", "--side", "sales", "--token"))
+
+    assert first != again  # the first cannot be shown again: only its digest is kept
+    for key in (first, again):
+        assert client_for(token=key).get("/api/v1/me/").json()["username"] == "sam"
+    stored = ApiToken.objects.filter(user__username="sam").values_list("digest", "token_key")
+    assert len(stored) == 2
+    assert not {first, again} & {value for row in stored for value in row}
+
+
+def test_it_prints_no_token_unless_asked():
+    assert "API token" not in accord_user("sam", "--side", "sales")
 
 
 def test_it_refuses_a_bad_email_and_a_weak_password():

@@ -4,7 +4,8 @@
     python manage.py accord_service_account crm-sync --rotate    # a new token, the old one dies
     python manage.py accord_service_account crm-sync --revoke    # no token any more
 
-The token may read accounts, cycles and the agreed list through the API, and nothing else.
+The token may read accounts, cycles and the agreed list through the API, and nothing else. It is
+printed once: only its digest is kept.
 """
 
 from django.core.management.base import BaseCommand, CommandError
@@ -46,4 +47,5 @@ class Command(BaseCommand):
                 )
         except DomainError as error:
             raise CommandError(error.message) from None
+        self.stdout.write("Copy the token now: it is not shown again.")
         self.stdout.write(f"API token: {key}")

@@ -4,10 +4,9 @@ snapshot now, in this process, with a progress bar. It replaces one taken earlie
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
-from tqdm import tqdm
 
+from core.progress import progress_bar
 from coverage import services
-from crm.management.commands.crm_push import _Stream
 from workflow.models import Cycle
 
 
@@ -33,17 +32,7 @@ class Command(BaseCommand):
                 raise CommandError(f"“{as_of}” is not a date and time (ISO 8601).")
             if timezone.is_naive(when):
                 when = timezone.make_aware(when)
-        bar = None
-        if not no_progress:
-            interactive = self.stdout.isatty()
-            bar = tqdm(
-                total=0,
-                file=_Stream(self.stdout),
-                unit="account",
-                ascii=not interactive,
-                dynamic_ncols=interactive,
-                mininterval=0.1 if interactive else 10.0,
-            )
+        bar = None if no_progress else progress_bar(self.stdout, unit="account")
 
         def progress(done: int, total: int) -> None:
             bar.total = total

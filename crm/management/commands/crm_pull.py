@@ -36,7 +36,7 @@ class Command(BaseCommand):
             raise CommandError(
                 "There is no CRM to pull from: set CRM_BACKEND to hubspot or salesforce."
             )
-        bar = None if no_progress else ProgressBar(self.stdout, interactive=self.stdout.isatty())
+        bar = None if no_progress else ProgressBar(self.stdout)
         try:
             if objects:
                 known = services.reader_types(backend)

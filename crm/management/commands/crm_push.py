@@ -7,40 +7,20 @@ the list; accounts whose CRM record is already up to date cost no request (unles
 """
 
 from django.core.management.base import BaseCommand, CommandError
-from tqdm import tqdm
 
+from core.progress import progress_bar
 from crm import services
 from crm.adapters import ConfigurationError
 from crm.models import SyncRun, SyncState, SyncTrigger
 from workflow.models import Cycle
 
 
-class _Stream:
-    """The command's output as tqdm writes to it: as is, with no line ending added."""
+class ProgressBar:
+    """A tqdm bar over a run's done / total (core.progress), with its counts after it."""
 
     def __init__(self, out):
         self.out = out
-
-    def write(self, text: str) -> None:
-        self.out.write(text, ending="")
-
-    def flush(self) -> None:
-        self.out.flush()
-
-
-class ProgressBar:
-    """A tqdm bar over a run's done / total, with its counts after it: redrawn in place on a
-    terminal, a line at most every 10 seconds elsewhere (logs, CI)."""
-
-    def __init__(self, out, *, interactive: bool):
-        self.bar = tqdm(
-            total=0,
-            file=_Stream(out),
-            unit="record",
-            ascii=not interactive,
-            dynamic_ncols=interactive,
-            mininterval=0.1 if interactive else 10.0,
-        )
+        self.bar = progress_bar(out, unit="record")
 
     def __call__(self, run: SyncRun) -> None:
         self.bar.total = max(run.total, run.done)
@@ -53,7 +33,7 @@ class ProgressBar:
 
     def finish(self) -> None:
         self.bar.close()
-        self.bar.fp.out.write("")
+        self.out.write("")
 
 
 class Command(BaseCommand):
@@ -77,7 +57,7 @@ class Command(BaseCommand):
         self, *args, cycle=None, force=False, no_progress=False, concurrency=None, **options
     ):
         threads = services.push_concurrency(concurrency)
-        bar = None if no_progress else ProgressBar(self.stdout, interactive=self.stdout.isatty())
+        bar = None if no_progress else ProgressBar(self.stdout)
         try:
             if cycle is not None:
                 target = Cycle.objects.filter(pk=cycle).first()

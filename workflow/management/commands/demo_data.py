@@ -22,7 +22,7 @@ from decimal import Decimal
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.hashers import make_password
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 from django.test.utils import override_settings
 from django.utils import timezone
@@ -128,6 +128,12 @@ class Command(BaseCommand):
     help = "Load the demo data (once) and print the demo sign-ins."
 
     def handle(self, *args, **options):
+        if settings.PRODUCTION:
+            # Demo people have a published password: never on a real site.
+            raise CommandError(
+                "Refusing to load the demo data with ACCORD_ENV=production: its people share "
+                "a published password."
+            )
         if Cycle.objects.filter(name=CYCLE).exists():
             self.stdout.write("The demo data is already loaded.")
             self.print_sign_ins()

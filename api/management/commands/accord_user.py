@@ -3,20 +3,25 @@
     python manage.py accord_user maya --side marketing --approver --email maya@example.com
     python manage.py accord_user olivia --side ops --password '…' --token
 
-The rules are workflow.services.person_set_role's, shared with the user admin.
+The rules are workflow.services.person_set_role's, shared with the user admin. `--token` makes
+a new API token and prints it, once: only its digest is kept, so it cannot be shown again.
+The person's earlier tokens keep working until they expire or ops revoke them in the admin.
+(The command lives in api, which owns the tokens and may use workflow; not the other way.)
 """
 
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
+from api.services import api_token_issue
 from workflow.errors import DomainError
-from workflow.services import person_api_token, person_set_role
+from workflow.services import person_set_role
 
 
 class Command(BaseCommand):
     help = (
         "Create or update a person: put them on the marketing or sales side or in revenue "
         "operations (ops), make them an approver or not, set their e-mail and password, and "
-        "optionally print their REST API token."
+        "optionally make them a REST API token and print it once."
     )
 
     def add_arguments(self, parser):
@@ -35,7 +40,9 @@ class Command(BaseCommand):
         parser.add_argument("--password", help="Set this password.")
         parser.add_argument("--email", help="Set this e-mail address.")
         parser.add_argument(
-            "--token", action="store_true", help="Print the person's REST API token."
+            "--token",
+            action="store_true",
+            help="Make a new REST API token and print it (once: it is not kept).",
         )
 
     def handle(self, *args, username, side, approver, password, email, token, **options):
@@ -43,7 +50,7 @@ class Command(BaseCommand):
             user, created = person_set_role(
                 username=username, role=side, approver=approver, email=email, password=password
             )
-            key = person_api_token(user=user) if token else None
+            key = api_token_issue(user=user) if token else None
         except DomainError as error:
             raise CommandError(error.message) from None
 
@@ -57,4 +64,11 @@ class Command(BaseCommand):
                 "No password set: they cannot sign in until you run this again with --password."
             )
         if key:
+            lifetime = (
+                f"it expires in {settings.API_TOKEN_TTL_DAYS} days"
+                if settings.API_TOKEN_TTL_DAYS > 0
+                else "it works until it is revoked"
+            )
+            # The key comes last, alone on its line, for scripts that read it.
+            self.stdout.write(f"A new API token; copy it now, it is not shown again ({lifetime}).")
             self.stdout.write(f"API token: {key}")
