@@ -256,8 +256,9 @@ def _with_titles(svg: str) -> str:
             if _tag(child) in {"script", "foreignObject"}:
                 parent.remove(child)
                 continue
-            for name in [n for n in child.attrib if n.lower().startswith("on")]:
-                del child.attrib[name]
+            for name, value in list(child.attrib.items()):
+                if name.lower().startswith("on") or value.strip().lower().startswith("javascript:"):
+                    del child.attrib[name]
     marks = {"path", "rect", "circle", "line", "text"}
     for element in root.iter():
         label = element.get("aria-label")

@@ -7,10 +7,10 @@ from __future__ import annotations
 from django.db.models import Count, Max, OuterRef, Q, QuerySet, Subquery, Sum
 
 from accounts_app.models import BuyingRole
+from core.roles import is_ops
 from coverage.models import AccountCoverage, Gap, Snapshot, Stage, gap_field
 from coverage.models import SnapshotState as State
 from workflow.models import Cycle
-from workflow.roles import is_ops
 
 
 def snapshot_history(*, snapshot: Snapshot) -> list[dict]:
@@ -75,13 +75,19 @@ def _any_gap(codes) -> Q:
     return q
 
 
+def acts_for_ops(user) -> bool:
+    """Revenue operations, or a superuser standing in for them: they assign owners and may ask
+    for a snapshot."""
+    return is_ops(user) or bool(user.is_superuser)
+
+
 def needs_action_q(user) -> Q:
     """The rows `user` must act on: their accounts as sales owner with a sales gap, as
     marketing owner with a marketing gap, and, for revenue operations, every account missing
     an owner. Used by the dashboard's list and the table's "needs my action" filter alike."""
     q = Q(sales_owner_id=user.pk) & _any_gap(SALES_GAPS)
     q |= Q(marketing_owner_id=user.pk) & _any_gap(MARKETING_GAPS)
-    if is_ops(user) or user.is_superuser:
+    if acts_for_ops(user):
         q |= _any_gap(OPS_GAPS)
     return q
 
@@ -122,7 +128,7 @@ def gap_reasons(row: AccountCoverage, settings: dict, *, user=None) -> list[dict
             mine |= set(SALES_GAPS)
         if row.marketing_owner_id == user.pk:
             mine |= set(MARKETING_GAPS)
-        if is_ops(user) or user.is_superuser:
+        if acts_for_ops(user):
             mine |= set(OPS_GAPS)
     reasons = []
     for code in row.gaps:
@@ -138,7 +144,9 @@ def rows_needing_action(*, snapshot: Snapshot, user) -> QuerySet[AccountCoverage
         AccountCoverage.objects.filter(snapshot=snapshot)
         .filter(needs_action_q(user))
         .select_related("account", "sales_owner", "marketing_owner")
-        .order_by("tier", "account__name", "pk")
+        # The stored order (tier, account name): the first page is read through the
+        # (snapshot, position) index, not by sorting every row a person owns.
+        .order_by("position")
     )
 
 

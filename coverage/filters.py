@@ -18,7 +18,7 @@ class AccountCoverageFilter(django_filters.FilterSet):
     q = django_filters.CharFilter(method="filter_q", label="Search")
     tier = django_filters.ChoiceFilter(choices=[(n, f"Tier {n}") for n in TIERS])
     stage = django_filters.ChoiceFilter(choices=Stage.choices)
-    gap = django_filters.ChoiceFilter(choices=Gap.choices, method="filter_gap")
+    gap = django_filters.ChoiceFilter(label="Gap", choices=Gap.choices, method="filter_gap")
     sales_owner = django_filters.ChoiceFilter(field_name="sales_owner_id", label="Sales owner")
     marketing_owner = django_filters.ChoiceFilter(
         field_name="marketing_owner_id", label="Marketing owner"
@@ -51,6 +51,9 @@ class AccountCoverageFilter(django_filters.FilterSet):
         self.user = user
         self.filters["sales_owner"].extra["choices"] = _owner_choices(snapshot, "sales")
         self.filters["marketing_owner"].extra["choices"] = _owner_choices(snapshot, "marketing")
+        for f in self.filters.values():
+            if isinstance(f, django_filters.ChoiceFilter):
+                f.extra["empty_label"] = "Any"
 
     def filter_q(self, queryset, name, value):
         return queryset.filter(

@@ -75,9 +75,6 @@ class AccountCoverageTable(tables.Table):
         super().__init__(*args, **kwargs)
         self.taken_on = taken_on
 
-    def render_tier(self, value):
-        return f"Tier {value}"
-
     def render_coverage(self, value, record):
         return format_html(
             '<span title="{}">{}%</span>',

@@ -6,6 +6,7 @@ from django.urls import reverse
 
 from coverage.services import snapshot_take
 from tests.coverage.dashboard_helpers import client_for, html_of, link_of, table_accounts
+from tests.coverage.test_query_counts import grow_list
 
 
 @pytest.fixture
@@ -91,14 +92,22 @@ def test_it_sorts_within_a_filter(table):
     assert table(tier="1", sort="-coverage") == ["Acme", "Bravo"]
 
 
-def test_it_pages_the_rows(world, people, taken, monkeypatch):
-    from coverage import views
-
-    monkeypatch.setattr(views, "TABLE_PER_PAGE", 4)
+def test_it_pages_the_rows(world, people, taken):
     url = reverse("coverage:accounts", args=[world.cycle.pk])
     client = client_for(people.ops)
-    assert table_accounts(html_of(client.get(url))) == ["Acme", "Bravo", "Charlie", "Delta"]
-    assert table_accounts(html_of(client.get(url, {"page": 2}))) == ["Echo", "Foxtrot"]
+    first = table_accounts(html_of(client.get(url, {"per_page": 4})))
+    assert first == ["Acme", "Bravo", "Charlie", "Delta"]
+    second = table_accounts(html_of(client.get(url, {"per_page": 4, "page": 2})))
+    assert second == ["Echo", "Foxtrot"]
+
+
+def test_a_page_is_never_longer_than_100_rows(people, the_cycle):
+    grow_list(people, the_cycle, 120)
+    snapshot_take(cycle=the_cycle)
+    url = reverse("coverage:accounts", args=[the_cycle.pk])
+    client = client_for(people.ops)
+    assert len(table_accounts(html_of(client.get(url)))) == 25
+    assert len(table_accounts(html_of(client.get(url, {"per_page": 100_000})))) == 100
 
 
 @pytest.mark.parametrize(
