@@ -6,7 +6,7 @@ from functools import cache
 
 import pycountry
 
-from workflow.errors import Invalid
+from core.errors import Invalid
 
 
 @cache

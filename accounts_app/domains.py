@@ -1,6 +1,6 @@
 import re
 
-from workflow.errors import Invalid
+from core.errors import Invalid
 
 _LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
 

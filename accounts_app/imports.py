@@ -40,9 +40,9 @@ from accounts_app.models import (
 )
 from accounts_app.scoring import fit_score
 from core import hooks
+from core.errors import Invalid, NotAllowed
+from core.roles import Side, is_on_side
 from core.text import FORMULA_STARTS
-from workflow.errors import Invalid, NotAllowed
-from workflow.roles import Side, is_on_side
 
 logger = logging.getLogger(__name__)
 

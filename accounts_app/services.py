@@ -19,15 +19,15 @@ from accounts_app.models import (
 from accounts_app.scoring import fit_score, validate_criteria
 from core import hooks
 from core.agreements import agreed_version_create, agreed_version_sign_off, agreed_version_submit
-from workflow.errors import Conflict, Invalid, InvalidRows, NotAllowed
-from workflow.roles import (
+from core.errors import Conflict, Invalid, InvalidRows, NotAllowed
+from core.roles import (
     Side,
     is_member,
     is_on_side,
     is_ops,
     require_ops,
 )
-from workflow.text import single_line
+from core.text import single_line
 
 ACCOUNT_FIELDS = (
     "name",

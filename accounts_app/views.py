@@ -20,10 +20,10 @@ from accounts_app.models import (
 )
 from accounts_app.services import icp_sign_off as icp_sign_off_service
 from core.agreement_views import agreement_rows
-from workflow.errors import DomainError
+from core.errors import DomainError
+from core.roles import side_of
 from workflow.forms import show_domain_error
 from workflow.models import Cycle, CycleState, Nomination, TargetAccount, Tier
-from workflow.roles import side_of
 from workflow.views import member_required, paginate
 
 # Contacts are listed in the order a seller reads a buying committee.

@@ -17,7 +17,7 @@ from knox.settings import CONSTANTS
 
 from api import selectors, services
 from api.models import ApiToken, IdempotencyKey, ServiceAccount
-from workflow.errors import DomainError
+from core.errors import DomainError
 
 
 class TokenStateFilter(admin.SimpleListFilter):

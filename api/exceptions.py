@@ -2,7 +2,7 @@
 `{"detail": <a sentence>, "code": <a word>, "fields": {<field>: [<message>, ...]}}`
 (`fields` only when particular fields are at fault).
 
-workflow.errors.DomainError, raised by the services the API calls, maps by its type:
+core.errors.DomainError, raised by the services the API calls, maps by its type:
 Invalid → 400, NotAllowed → 403, Conflict → 409, with the service's plain-language message.
 """
 
@@ -13,7 +13,7 @@ from django.db import IntegrityError
 from rest_framework import exceptions, status
 from rest_framework.views import exception_handler as drf_exception_handler
 
-from workflow.errors import Conflict, DomainError, Invalid, NotAllowed
+from core.errors import Conflict, DomainError, Invalid, NotAllowed
 
 logger = logging.getLogger(__name__)
 

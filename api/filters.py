@@ -10,8 +10,8 @@ from drf_spectacular.utils import extend_schema_field
 from accounts_app.domains import normalise_domain
 from accounts_app.models import Account
 from api.serializers import TIER_CHOICES
+from core.roles import Side
 from workflow.models import Nomination, NominationKind, State
-from workflow.roles import Side
 
 MAX_ID = 2**63 - 1
 

@@ -1,10 +1,10 @@
-"""Who may use which part of the API. Roles come from workflow.roles; whether a person may
+"""Who may use which part of the API. Roles come from core.roles; whether a person may
 take a particular action (sign off, withdraw, edit an account) is decided by the service,
 which raises NotAllowed (403)."""
 
 from rest_framework import permissions
 
-from workflow.roles import is_member, is_ops
+from core.roles import is_member, is_ops
 
 INTEGRATION_SCOPE = "accounts, cycles and the agreed list"
 

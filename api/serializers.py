@@ -11,6 +11,8 @@ from rest_framework import serializers
 
 from accounts_app.models import Account, ActivityKind, BuyingRole
 from accounts_app.services import ACTIVITIES_PER_REQUEST
+from core.roles import Side
+from core.text import MAX_TEXT
 from workflow.models import (
     TIERS,
     Comment,
@@ -25,8 +27,6 @@ from workflow.models import (
     State,
     TargetAccount,
 )
-from workflow.roles import Side
-from workflow.text import MAX_TEXT
 
 User = get_user_model()
 

@@ -13,8 +13,8 @@ from django.utils import timezone
 
 from api.idempotency import ttl
 from api.models import ApiToken, IdempotencyKey, ServiceAccount
-from workflow.errors import Conflict, Invalid
-from workflow.roles import require_ops
+from core.errors import Conflict, Invalid
+from core.roles import require_ops
 
 User = get_user_model()
 

@@ -21,11 +21,11 @@ from api.views import (
     _input,
     _responses,
 )
+from core.errors import Invalid
 from crm import selectors
 from crm import services as push_services
 from crm.models import SyncKind, SyncRun, SyncRunError, SyncState, SyncTrigger
 from crm.pull import services as pull_services
-from workflow.errors import Invalid
 from workflow.models import Cycle
 
 ERRORS_SHOWN = 100

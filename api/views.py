@@ -63,10 +63,10 @@ from api.serializers import (
     WithdrawInput,
     target_account_representations,
 )
+from core.errors import Conflict, Invalid
+from core.roles import is_approver, is_ops, side_of
 from workflow import services as workflow_services
-from workflow.errors import Conflict, Invalid
 from workflow.models import Cycle
-from workflow.roles import is_approver, is_ops, side_of
 from workflow.selectors import list_version_diff, seats_taken
 
 # --- What the schema says about errors and headers ---------------------------------------------

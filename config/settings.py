@@ -242,7 +242,7 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
-    # `<id:…>` in URLs (workflow.ids): a positive 64-bit integer; larger numbers answer 404.
+    # `<id:…>` in URLs (core.ids): a positive 64-bit integer; larger numbers answer 404.
     "PATH_CONVERTER_OVERRIDES": {
         "id": {"type": "integer", "format": "int64", "minimum": 1, "maximum": 2**63 - 1}
     },
@@ -256,7 +256,7 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "NominationStateEnum": "workflow.models.State",
         "CycleStateEnum": "workflow.models.CycleState",
-        "SideEnum": "workflow.roles.Side",
+        "SideEnum": "core.roles.Side",
         "TierEnum": "api.serializers.TIER_CHOICES",
         "BuyingRoleEnum": "accounts_app.models.BuyingRole",
         "CoverageStageEnum": "coverage.models.Stage",

@@ -2,7 +2,7 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path, register_converter
 
-from workflow.ids import IdConverter
+from core.ids import IdConverter
 
 # Before the apps' URL modules are imported: their patterns use `<id:…>`.
 register_converter(IdConverter, "id")

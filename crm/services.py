@@ -18,6 +18,8 @@ from django.db.models.functions import Greatest
 from django.utils import timezone
 
 from accounts_app.models import Account
+from core.errors import Conflict, Invalid
+from core.roles import require_ops
 from crm import outbox, selectors
 from crm.adapters import (
     Adapter,
@@ -41,8 +43,6 @@ from crm.models import (
     SyncState,
     SyncTrigger,
 )
-from workflow.errors import Conflict, Invalid
-from workflow.roles import require_ops
 
 logger = logging.getLogger(__name__)
 

@@ -16,13 +16,13 @@ from django.urls import reverse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
+from core.errors import DomainError
+from core.ids import parse_id
+from core.roles import is_ops
 from crm import selectors, services, webhooks
 from crm.adapters import ConfigurationError, backend_name
 from crm.models import FINISHED_SYNC_STATES, OutboxEntry, OutboxState, SyncKind, SyncRun
 from crm.pull import services as pull_services
-from workflow.errors import DomainError
-from workflow.ids import parse_id
-from workflow.roles import is_ops
 from workflow.views import member_required
 
 RUNS_PER_PAGE = 25

@@ -9,6 +9,7 @@ from django.db import transaction
 from django.http import HttpRequest
 
 from accounts_app.models import Account, IcpState, IcpVersion
+from core.roles import is_approver, is_ops, side_of
 from tests.factories import AccountFactory
 from workflow.models import (
     Comment,
@@ -21,7 +22,6 @@ from workflow.models import (
     State,
     TargetAccount,
 )
-from workflow.roles import is_approver, is_ops, side_of
 from workflow.selectors import list_version_diff
 
 User = get_user_model()

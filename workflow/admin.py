@@ -22,8 +22,10 @@ from django.urls import NoReverseMatch, path, reverse
 from django.utils.html import format_html, format_html_join
 
 from accounts_app.models import BuyingRole
+from core.errors import DomainError
+from core.roles import OPS_GROUP, SIDE_GROUPS, SIGN_OFF_PERMISSION, is_ops, require_ops
+from core.text import single_line
 from workflow import services
-from workflow.errors import DomainError
 from workflow.models import (
     OPEN_STATES,
     Comment,
@@ -38,8 +40,6 @@ from workflow.models import (
     TargetAccount,
     Tier,
 )
-from workflow.roles import OPS_GROUP, SIDE_GROUPS, SIGN_OFF_PERMISSION, is_ops, require_ops
-from workflow.text import single_line
 
 User = get_user_model()
 
@@ -147,7 +147,7 @@ class TierInline(admin.TabularInline):
 
 class CycleForm(forms.ModelForm):
     def clean_name(self):
-        # The name reaches e-mail subjects and file names (see workflow.text).
+        # The name reaches e-mail subjects and file names (see core.text).
         try:
             return single_line(self.cleaned_data["name"], what="The cycle's name")
         except DomainError as error:

@@ -1,4 +1,4 @@
-from workflow.roles import is_approver, is_ops, side_of
+from core.roles import is_approver, is_ops, side_of
 
 
 def person(request):

@@ -3,9 +3,9 @@ is in workflow.services, which the views call with the cleaned values."""
 
 from django import forms
 
-from workflow.errors import DomainError
+from core.errors import DomainError
+from core.text import MAX_LINK, MAX_TEXT
 from workflow.models import TIERS, Decision, NominationKind, State
-from workflow.text import MAX_LINK, MAX_TEXT
 
 MAX_INT = 2_147_483_647  # an integer column's upper bound on every database Django supports
 MAX_ID = 2**63 - 1

@@ -6,7 +6,7 @@ from django_fsm import ConcurrentTransitionMixin, FSMField, FSMModelMixin, trans
 
 from accounts_app.models import Account, BuyingRole
 from core.models import AppendOnlyModel
-from workflow.roles import Side
+from core.roles import Side
 
 TIERS = (1, 2, 3)
 

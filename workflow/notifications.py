@@ -7,9 +7,9 @@ from django.core.mail import send_mass_mail
 from django.db.models import Q
 from django.urls import reverse
 
+from core.roles import OPS_GROUP, SIGN_OFF_PERMISSION, Side
+from core.text import flatten
 from workflow.models import Comment, Nomination, SignOff, State
-from workflow.roles import OPS_GROUP, SIGN_OFF_PERMISSION, Side
-from workflow.text import flatten
 
 User = get_user_model()
 
@@ -44,7 +44,7 @@ def ops_people():
 def _send(messages: list[tuple[str, str, list[str]]]) -> int:
     """One e-mail per recipient: nobody sees who else was told."""
     batch = [
-        # A subject is one line whatever the names in it hold (see workflow.text).
+        # A subject is one line whatever the names in it hold (see core.text).
         (flatten(subject, limit=250), body, settings.DEFAULT_FROM_EMAIL, [address])
         for subject, body, to in messages
         for address in dict.fromkeys(to)

@@ -4,6 +4,7 @@ from dataclasses import dataclass, field
 
 from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet
 
+from core.roles import Side, side_of
 from workflow.models import (
     OPEN_STATES,
     Comment,
@@ -16,7 +17,6 @@ from workflow.models import (
     State,
     TargetAccount,
 )
-from workflow.roles import Side, side_of
 
 
 def nominations_for_list() -> QuerySet[Nomination]:

@@ -24,7 +24,17 @@ from django.utils import timezone
 
 from accounts_app.models import Account
 from core import hooks
-from workflow.errors import Conflict, Invalid, NotAllowed
+from core.errors import Conflict, Invalid, NotAllowed
+from core.roles import (
+    Side,
+    is_approver,
+    is_member,
+    require_approver,
+    require_ops,
+    require_side,
+    side_of,
+)
+from core.text import MAX_LINK, MAX_TEXT, bounded, single_line
 from workflow.models import (
     OPEN_STATES,
     Comment,
@@ -44,17 +54,7 @@ from workflow.models import (
     TargetAccount,
     Tier,
 )
-from workflow.roles import (
-    Side,
-    is_approver,
-    is_member,
-    require_approver,
-    require_ops,
-    require_side,
-    side_of,
-)
 from workflow.selectors import open_nomination_for
-from workflow.text import MAX_LINK, MAX_TEXT, bounded, single_line
 
 logger = logging.getLogger(__name__)
 
@@ -931,7 +931,7 @@ def person_set_role(
     from django.core.exceptions import ValidationError
     from django.core.validators import validate_email
 
-    from workflow.roles import OPS_GROUP, SIGN_OFF_PERMISSION
+    from core.roles import OPS_GROUP, SIGN_OFF_PERMISSION
 
     if role not in ROLE_GROUPS:
         raise Invalid("The role must be marketing, sales or ops.", field="side")

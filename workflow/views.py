@@ -17,8 +17,10 @@ from django.views.decorators.http import require_POST
 
 from accounts_app.models import Account
 from accounts_app.services import account_create
+from core.errors import DomainError
+from core.ids import parse_id
+from core.roles import SIDE_GROUPS, is_approver, is_member, is_ops, side_of
 from workflow import selectors, services
-from workflow.errors import DomainError
 from workflow.forms import (
     CommentForm,
     DecisionForm,
@@ -31,7 +33,6 @@ from workflow.forms import (
     links_from_text,
     show_domain_error,
 )
-from workflow.ids import parse_id
 from workflow.models import (
     Cycle,
     CycleState,
@@ -41,7 +42,6 @@ from workflow.models import (
     State,
     TargetAccount,
 )
-from workflow.roles import SIDE_GROUPS, is_approver, is_member, is_ops, side_of
 
 User = get_user_model()
 

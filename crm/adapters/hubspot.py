@@ -145,7 +145,7 @@ class HubSpotAdapter(Adapter):
 
     def _remember(self, companies: list[dict]) -> None:
         from accounts_app.domains import normalise_domain
-        from workflow.errors import Invalid
+        from core.errors import Invalid
 
         index = self._index if self._index is not None else {}
         for company in companies:

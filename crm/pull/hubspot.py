@@ -24,9 +24,9 @@ from datetime import datetime
 from typing import Any
 
 from accounts_app.models import ActivityKind, OpportunityStatus
+from core.roles import Side
 from crm.adapters.base import CrmError, answer_body, chunks, describe
 from crm.pull import records as r
-from workflow.roles import Side
 
 SEARCH_PAGE = 200
 SEARCH_CAP = 10_000  # results one search query can page through

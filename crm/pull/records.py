@@ -11,7 +11,7 @@ from typing import Any
 
 from accounts_app.countries import is_country_code
 from accounts_app.models import ActivityKind, BuyingRole, OpportunityStatus
-from workflow.roles import Side
+from core.roles import Side
 
 # --- records ---------------------------------------------------------------------------------
 

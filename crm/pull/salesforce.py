@@ -26,9 +26,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from accounts_app.models import ActivityKind, OpportunityStatus
+from core.roles import Side
 from crm.adapters.base import CrmError, answer_body, chunks, describe
 from crm.pull import records as r
-from workflow.roles import Side
 
 OBJECT_TYPES = (
     "Account",

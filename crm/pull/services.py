@@ -24,12 +24,12 @@ from django.utils import timezone
 
 from accounts_app.models import Account, Activity, Contact, Opportunity
 from core import hooks
+from core.errors import Conflict
+from core.roles import require_ops
 from crm.adapters import ConfigurationError, CrmError, Deferred, backend_name, get_adapter
 from crm.models import PullCursor, SyncKind, SyncRun, SyncRunError, SyncState, SyncTrigger
 from crm.pull import store
 from crm.pull.store import Outcome
-from workflow.errors import Conflict
-from workflow.roles import require_ops
 
 logger = logging.getLogger(__name__)
 

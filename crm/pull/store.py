@@ -30,10 +30,10 @@ from django.utils import timezone
 from accounts_app.domains import normalise_domain
 from accounts_app.models import Account, Activity, Contact, ContactRole, Opportunity, Source
 from accounts_app.scoring import fit_score
+from core.errors import Invalid
+from core.roles import Side
 from crm.models import SyncRunError
 from crm.pull import records as r
-from workflow.errors import Invalid
-from workflow.roles import Side
 
 ACCOUNT_ID = {"hubspot": "hubspot_company_id", "salesforce": "salesforce_account_id"}
 CONTACT_ID = {"hubspot": "hubspot_contact_id", "salesforce": "salesforce_contact_id"}

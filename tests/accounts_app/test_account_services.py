@@ -5,8 +5,8 @@ from django.db import IntegrityError, transaction
 
 from accounts_app import services
 from accounts_app.models import Account, IcpState, IcpVersion, Source
+from core.errors import Conflict, Invalid, NotAllowed
 from tests.factories import AccountFactory, person
-from workflow.errors import Conflict, Invalid, NotAllowed
 
 
 @pytest.fixture(autouse=True)

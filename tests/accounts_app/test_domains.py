@@ -3,7 +3,7 @@
 import pytest
 
 from accounts_app.domains import normalise_domain
-from workflow.errors import Invalid
+from core.errors import Invalid
 
 
 @pytest.mark.parametrize(

@@ -5,8 +5,8 @@ import pytest
 
 from accounts_app import services
 from accounts_app.models import Account, IcpSignOff, IcpState, IcpVersion
+from core.errors import Conflict, Invalid, NotAllowed
 from tests.factories import AccountFactory, person
-from workflow.errors import Conflict, Invalid, NotAllowed
 
 SOFTWARE = {"industries": {"values": ["Software"], "weight": 1}}
 RETAIL = {"industries": {"values": ["Retail"], "weight": 1}}

@@ -7,9 +7,9 @@ from django.contrib.auth.models import Group
 
 from accounts_app.services import account_create, account_update
 from api.services import service_account_create
+from core.errors import Invalid
 from tests.api.conftest import client_for
 from tests.factories import AccountFactory, person
-from workflow.errors import Invalid
 
 pytestmark = pytest.mark.django_db
 

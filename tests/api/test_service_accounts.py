@@ -107,7 +107,7 @@ def test_it_keeps_an_integration_token_read_only(people, the_cycle, account, cli
     assert not ServiceAccount.objects.filter(user__username="escalate").exists()
     # The service itself refuses too, should a view ever forget to.
     from api.models import ServiceAccount as SA
-    from workflow.errors import NotAllowed
+    from core.errors import NotAllowed
 
     robot = SA.objects.get(user__username="crm-sync").user
     with pytest.raises(NotAllowed):

@@ -10,9 +10,9 @@ from django_fsm import TransitionNotAllowed
 
 from accounts_app import services
 from accounts_app.models import Account, IcpEvent, IcpState, IcpVersion
+from core.errors import Conflict, NotAllowed
 from core.models import AgreementAction
 from tests.factories import AccountFactory, person
-from workflow.errors import Conflict, NotAllowed
 
 SOFTWARE = {"industries": {"values": ["Software"], "weight": 1}}
 

@@ -4,11 +4,11 @@ every snapshot."""
 import pytest
 from django.db import IntegrityError, transaction
 
+from core.errors import Invalid
 from coverage.definitions import DEFAULTS, settings_validate
 from coverage.models import AccountCoverage, DefinitionsState, DefinitionsVersion
 from coverage.selectors import definitions_effective
 from coverage.services import snapshot_take
-from workflow.errors import Invalid
 
 
 def test_version_1_is_effective_with_the_defaults(db):

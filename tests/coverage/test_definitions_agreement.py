@@ -7,13 +7,13 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
+from core.errors import Invalid, NotAllowed
 from core.models import AgreementAction
 from coverage import services
 from coverage.definitions import DEFAULTS
 from coverage.models import DefinitionsEvent, DefinitionsState, DefinitionsVersion
 from coverage.selectors import definitions_effective
 from coverage.services import snapshot_take
-from workflow.errors import Invalid, NotAllowed
 from workflow.services import person_set_role
 
 pytestmark = pytest.mark.django_db

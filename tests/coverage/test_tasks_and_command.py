@@ -100,8 +100,8 @@ def test_ops_take_a_snapshot_from_the_admin(world, client, django_capture_on_com
 
 
 def test_people_on_a_side_cannot_ask_for_a_snapshot(world, people):
+    from core.errors import NotAllowed
     from coverage.services import snapshot_request
-    from workflow.errors import NotAllowed
 
     with pytest.raises(NotAllowed, match="Only revenue operations"):
         snapshot_request(cycle=world.cycle, by=people.marketer)

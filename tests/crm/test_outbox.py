@@ -9,11 +9,11 @@ from django.utils import timezone
 from kombu.exceptions import OperationalError
 
 from accounts_app.services import account_update
+from core.errors import Conflict
 from crm import outbox, services, tasks
 from crm.models import OutboxEntry, OutboxState, SyncRun
 from tests.factories import AccountFactory
 from tests.workflow.helpers import decide, fresh, nominate, put_on_list
-from workflow.errors import Conflict
 from workflow.models import State, TargetAccount
 
 pytestmark = pytest.mark.django_db
@@ -227,7 +227,7 @@ def test_retries_wait_longer_each_time_then_stop(people, settings):
 def test_ops_retry_a_dead_letter_and_nobody_else_can(people):
     entry_id = outbox.record(account_id=AccountFactory().pk, change="added")
     OutboxEntry.objects.filter(pk=entry_id).update(state=OutboxState.FAILED, attempts=8)
-    from workflow.errors import NotAllowed
+    from core.errors import NotAllowed
 
     with pytest.raises(NotAllowed):
         services.outbox_retry(entries=[entry_id], by=people.sales_approver)

@@ -16,9 +16,9 @@ from accounts_app.models import (
     Opportunity,
     OpportunityStatus,
 )
+from core.roles import Side
 from tests.crm.pull_helpers import link_hubspot, pull, seed_hubspot
 from tests.factories import AccountFactory, ContactFactory
-from workflow.roles import Side
 
 pytestmark = pytest.mark.django_db
 

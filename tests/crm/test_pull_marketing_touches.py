@@ -8,9 +8,9 @@ import httpx
 import pytest
 
 from accounts_app.models import Activity, ActivityKind
+from core.roles import Side
 from tests.crm.pull_helpers import link_hubspot, pull, seed_hubspot, seed_salesforce
 from tests.factories import AccountFactory
-from workflow.roles import Side
 
 pytestmark = pytest.mark.django_db
 

@@ -16,10 +16,10 @@ from accounts_app.models import (
     Opportunity,
     OpportunityStatus,
 )
+from core.roles import Side
 from crm.models import SyncState
 from tests.crm.pull_helpers import pull, seed_salesforce
 from tests.factories import AccountFactory
-from workflow.roles import Side
 
 pytestmark = pytest.mark.django_db
 

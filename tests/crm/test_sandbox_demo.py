@@ -9,9 +9,9 @@ from django.core.management import call_command
 from django.utils import timezone
 
 from accounts_app.models import Activity, Contact, ContactRole, Opportunity
+from core.roles import Side
 from crm.models import SyncKind, SyncRun, SyncState
 from tests.factories import AccountFactory, ContactFactory
-from workflow.roles import Side
 
 pytestmark = pytest.mark.django_db
 

@@ -6,9 +6,9 @@ import pytest
 from django.urls import reverse
 
 from accounts_app.models import Account
+from core.text import MAX_TEXT
 from tests.factories import AccountFactory
 from workflow.models import Comment, Nomination
-from workflow.text import MAX_TEXT
 
 pytestmark = pytest.mark.django_db
 

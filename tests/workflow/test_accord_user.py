@@ -6,8 +6,8 @@ from django.contrib.auth.models import Group
 from django.core.management import CommandError, call_command
 from django.http import HttpRequest
 
+from core.roles import is_approver, is_ops, side_of
 from tests.factories import person
-from workflow.roles import is_approver, is_ops, side_of
 
 User = get_user_model()
 PASSWORD = "a-long-enough-passphrase"

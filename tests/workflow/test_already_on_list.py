@@ -5,8 +5,8 @@ import pytest
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from core.errors import Conflict, Invalid
 from tests.workflow.helpers import nominate, put_on_list
-from workflow.errors import Conflict, Invalid
 from workflow.models import Nomination, TargetAccount
 
 

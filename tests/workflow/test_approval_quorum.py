@@ -3,9 +3,9 @@ the current round from distinct people."""
 
 import pytest
 
+from core.errors import NotAllowed
 from tests.factories import cycle, person
 from tests.workflow.helpers import actions, decide, fresh, nominate, on_list
-from workflow.errors import NotAllowed
 from workflow.models import SignOff, State
 from workflow.services import side_statuses
 

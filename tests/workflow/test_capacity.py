@@ -3,9 +3,9 @@ is saved."""
 
 import pytest
 
+from core.errors import Conflict
 from tests.factories import AccountFactory, cycle
 from tests.workflow.helpers import actions, decide, fresh, nominate, on_list, put_on_list
-from workflow.errors import Conflict
 from workflow.models import SignOff, State, TargetAccount
 
 

@@ -2,9 +2,9 @@
 
 import pytest
 
+from core.errors import Conflict, NotAllowed
 from tests.workflow.helpers import decide, fresh, nominate, on_list
 from workflow import services
-from workflow.errors import Conflict, NotAllowed
 from workflow.models import CycleState, Nomination, State
 
 

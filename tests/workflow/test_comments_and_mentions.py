@@ -4,10 +4,10 @@ import pytest
 from django.conf import settings
 from django.urls import reverse
 
+from core.errors import Invalid, NotAllowed
 from tests.factories import person
 from tests.workflow.helpers import nominate
 from workflow import services
-from workflow.errors import Invalid, NotAllowed
 
 
 @pytest.fixture

@@ -6,9 +6,9 @@ import threading
 import pytest
 from django.db import connection
 
+from core.errors import Conflict, DomainError
 from tests.factories import AccountFactory, cycle, person
 from tests.workflow.helpers import decide, fresh, nominate
-from workflow.errors import Conflict, DomainError
 from workflow.models import NominationEvent, SignOff, State, TargetAccount
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]

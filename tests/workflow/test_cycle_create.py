@@ -4,8 +4,8 @@ import datetime as dt
 
 import pytest
 
+from core.errors import Conflict, Invalid, NotAllowed
 from workflow import services
-from workflow.errors import Conflict, Invalid, NotAllowed
 from workflow.models import Cycle
 
 JAN, JUN = dt.date(2028, 1, 1), dt.date(2028, 6, 30)

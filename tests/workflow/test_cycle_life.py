@@ -8,12 +8,12 @@ import pytest
 from django.db import connection
 from django.utils import timezone
 
+from core.errors import Conflict, Invalid, NotAllowed
 from crm.models import OutboxEntry
 from crm.selectors import current_targets
 from tests.factories import AccountFactory, cycle
 from tests.workflow.helpers import decide, fresh, nominate, put_on_list
 from workflow import selectors, services
-from workflow.errors import Conflict, Invalid, NotAllowed
 from workflow.models import CycleEvent, CycleState, State
 from workflow.tasks import remind_waiting_nominations
 

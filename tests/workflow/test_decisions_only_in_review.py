@@ -2,9 +2,9 @@
 
 import pytest
 
+from core.errors import Conflict
 from tests.workflow.helpers import decide, fresh, nominate, sign_offs
 from workflow import services
-from workflow.errors import Conflict
 from workflow.models import State
 
 

@@ -4,10 +4,10 @@ import datetime as dt
 
 import pytest
 
+from core.errors import NotAllowed
 from tests.factories import AccountFactory, cycle
 from tests.workflow.helpers import decide, nominate, put_on_list
 from workflow import services
-from workflow.errors import NotAllowed
 from workflow.models import ListVersion
 from workflow.selectors import list_version_diff
 

@@ -2,10 +2,10 @@
 
 import pytest
 
+from core.errors import Conflict, Invalid, NotAllowed
 from tests.factories import person
 from tests.workflow.helpers import actions, fresh, nominate
 from workflow import services
-from workflow.errors import Conflict, Invalid, NotAllowed
 from workflow.models import Nomination, State
 
 

@@ -8,10 +8,10 @@ from django.core import mail
 from kombu.exceptions import OperationalError
 
 from accounts_app.services import account_create, account_update
+from core.errors import Invalid, NotAllowed
 from tests.factories import AccountFactory
 from tests.workflow.helpers import nominate
 from workflow import services, tasks
-from workflow.errors import Invalid, NotAllowed
 from workflow.models import FailedNotification, State
 
 pytestmark = pytest.mark.django_db

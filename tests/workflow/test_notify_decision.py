@@ -4,9 +4,9 @@ import pytest
 from django.conf import settings
 from django.urls import reverse
 
+from core.errors import NotAllowed
 from tests.factories import cycle
 from tests.workflow.helpers import decide, nominate
-from workflow.errors import NotAllowed
 
 
 @pytest.fixture

@@ -5,10 +5,10 @@ import pytest
 from django.conf import settings
 from django.urls import reverse
 
+from core.errors import Invalid
 from tests.factories import cycle, person
 from tests.workflow.helpers import decide, nominate
 from workflow import services
-from workflow.errors import Invalid
 
 
 def link(n):

@@ -3,10 +3,10 @@
 import pytest
 from django.db import IntegrityError, transaction
 
+from core.errors import NotAllowed
 from tests.factories import cycle
 from tests.workflow.helpers import decide, fresh, nominate
 from workflow import services
-from workflow.errors import NotAllowed
 from workflow.models import Decision, SignOff, State
 
 

@@ -3,10 +3,10 @@
 import pytest
 from django.db import IntegrityError, transaction
 
+from core.errors import Conflict
 from tests.factories import cycle
 from tests.workflow.helpers import decide, nominate
 from workflow import services
-from workflow.errors import Conflict
 from workflow.models import Nomination, State
 
 

@@ -2,9 +2,9 @@
 
 import pytest
 
+from core.errors import Conflict, Invalid
 from tests.factories import cycle
 from tests.workflow.helpers import actions, decide, events, fresh, nominate, on_list
-from workflow.errors import Conflict, Invalid
 from workflow.models import SignOff, State
 
 

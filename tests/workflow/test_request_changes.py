@@ -3,10 +3,10 @@ a new round where earlier sign-offs stay in history but no longer count."""
 
 import pytest
 
+from core.errors import Conflict, Invalid, NotAllowed
 from tests.factories import cycle
 from tests.workflow.helpers import actions, decide, events, fresh, nominate, on_list, sign_offs
 from workflow import services
-from workflow.errors import Conflict, Invalid, NotAllowed
 from workflow.models import State
 from workflow.services import side_statuses
 

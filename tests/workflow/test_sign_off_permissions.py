@@ -2,9 +2,9 @@
 
 import pytest
 
+from core.errors import Invalid, NotAllowed
 from tests.factories import person
 from tests.workflow.helpers import actions, decide, fresh, nominate, sign_offs
-from workflow.errors import Invalid, NotAllowed
 from workflow.models import State
 
 

@@ -2,9 +2,9 @@
 
 import pytest
 
+from core.errors import Conflict, NotAllowed
 from tests.workflow.helpers import decide, events, fresh, nominate
 from workflow import services
-from workflow.errors import Conflict, NotAllowed
 from workflow.models import State
 
 

@@ -34,9 +34,9 @@ from hypothesis.stateful import (
     run_state_machine_as_test,
 )
 
+from core.errors import DomainError
 from tests.factories import AccountFactory, cycle, person
 from workflow import services
-from workflow.errors import DomainError
 from workflow.models import (
     OPEN_STATES,
     Decision,

@@ -12,7 +12,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from api import services
 from api.models import ServiceAccount
-from workflow.errors import DomainError
+from core.errors import DomainError
 
 
 class Command(BaseCommand):

@@ -13,7 +13,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 from api.services import api_token_issue
-from workflow.errors import DomainError
+from core.errors import DomainError
 from workflow.services import person_set_role
 
 

@@ -1,3 +1,0 @@
-"""Moved to core.roles; this name stays until every caller imports core.roles."""
-
-from core.roles import *  # noqa: F403

@@ -1,3 +1,0 @@
-"""Moved to core.text; this name stays until every caller imports core.text."""
-
-from core.text import *  # noqa: F403
