@@ -56,10 +56,10 @@ from accounts_app.services import (
     icp_version_create,
     icp_version_submit,
 )
+from core.admin import ServiceErrorsMixin, ViewOnlyInline, ViewOnlyMixin, run_for_each
 from core.errors import DomainError, Invalid
 from core.roles import Side
 from core.text import single_line
-from workflow.admin import ServiceErrorsMixin, ViewOnlyInline, ViewOnlyMixin, run_for_each
 
 User = get_user_model()
 

@@ -6,6 +6,7 @@ from django.contrib import admin, messages
 from django.db.models import OuterRef, Subquery
 from django.urls import reverse
 
+from core.admin import ServiceErrorsMixin, ViewOnlyInline, ViewOnlyMixin, run_for_each
 from coverage import selectors, services
 from coverage.models import (
     AccountCoverage,
@@ -16,7 +17,6 @@ from coverage.models import (
     Snapshot,
 )
 from coverage.models import SnapshotState as State
-from workflow.admin import ServiceErrorsMixin, ViewOnlyInline, ViewOnlyMixin, run_for_each
 
 
 class DefinitionsSignOffInline(ViewOnlyInline):

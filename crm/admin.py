@@ -13,11 +13,11 @@ from django.http import HttpResponseNotAllowed, HttpResponseRedirect
 from django.urls import path, reverse
 from django.utils.html import format_html
 
+from core.admin import ServiceErrorsMixin, ViewOnlyInline, ViewOnlyMixin, run_for_each
 from core.errors import DomainError
 from core.roles import is_ops
 from crm import selectors, services
 from crm.models import CrmOwner, OutboxEntry, OutboxState, SyncRun, SyncRunError
-from workflow.admin import ServiceErrorsMixin, ViewOnlyInline, ViewOnlyMixin, run_for_each
 
 
 def _ops(request) -> bool:
