@@ -37,6 +37,24 @@ class AppendOnlyModel(models.Model):
         raise TypeError(f"{self._meta.verbose_name_plural} are append-only: never deleted.")
 
 
+def append_only_migration(table: str):
+    """The migration operation that installs (and on the way back removes) the trigger, on
+    PostgreSQL only; other databases rely on the Python guards above."""
+    from django.db import migrations
+
+    install, remove = append_only_sql(table)
+
+    def forwards(apps, schema_editor):
+        if schema_editor.connection.vendor == "postgresql":
+            schema_editor.execute(install)
+
+    def backwards(apps, schema_editor):
+        if schema_editor.connection.vendor == "postgresql":
+            schema_editor.execute(remove)
+
+    return migrations.RunPython(forwards, backwards)
+
+
 def append_only_sql(table: str) -> tuple[str, str]:
     """(install, remove) SQL of the PostgreSQL trigger that refuses UPDATE and DELETE."""
     install = f"""

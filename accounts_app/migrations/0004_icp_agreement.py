@@ -6,19 +6,7 @@ from django.conf import settings
 from django.db import migrations, models
 
 
-from core.models import append_only_sql
-
-INSTALL, REMOVE = append_only_sql("accounts_app_icpevent")
-
-
-def append_only(apps, schema_editor):
-    if schema_editor.connection.vendor == "postgresql":
-        schema_editor.execute(INSTALL)
-
-
-def not_append_only(apps, schema_editor):
-    if schema_editor.connection.vendor == "postgresql":
-        schema_editor.execute(REMOVE)
+from core.models import append_only_migration
 
 
 def rescored_already(apps, schema_editor):
@@ -85,6 +73,6 @@ class Migration(migrations.Migration):
                 'abstract': False,
             },
         ),
-        migrations.RunPython(append_only, not_append_only),
+        append_only_migration("accounts_app_icpevent"),
         migrations.RunPython(rescored_already, migrations.RunPython.noop),
     ]

@@ -6,19 +6,7 @@ from django.conf import settings
 from django.db import migrations, models
 
 
-from core.models import append_only_sql
-
-INSTALL, REMOVE = append_only_sql("coverage_definitionsevent")
-
-
-def append_only(apps, schema_editor):
-    if schema_editor.connection.vendor == "postgresql":
-        schema_editor.execute(INSTALL)
-
-
-def not_append_only(apps, schema_editor):
-    if schema_editor.connection.vendor == "postgresql":
-        schema_editor.execute(REMOVE)
+from core.models import append_only_migration
 
 
 def name_versions(apps, schema_editor):
@@ -109,5 +97,5 @@ class Migration(migrations.Migration):
             constraint=models.UniqueConstraint(fields=('version', 'person'), name='definitions_one_sign_off_per_person'),
         ),
         migrations.RunPython(name_versions, migrations.RunPython.noop),
-        migrations.RunPython(append_only, not_append_only),
+        append_only_migration("coverage_definitionsevent"),
     ]

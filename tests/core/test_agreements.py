@@ -12,7 +12,8 @@ from accounts_app import services
 from accounts_app.models import Account, IcpEvent, IcpState, IcpVersion
 from core.errors import Conflict, NotAllowed
 from core.models import AgreementAction
-from tests.factories import AccountFactory, person
+from coverage.definitions import DEFAULTS
+from tests.factories import AccountFactory, cycle, person
 
 SOFTWARE = {"industries": {"values": ["Software"], "weight": 1}}
 
@@ -95,14 +96,29 @@ def test_events_are_append_only(people):
 
 @pytest.mark.postgres
 @pytest.mark.django_db
-def test_events_are_append_only_in_postgresql_itself(people):
+@pytest.mark.parametrize(
+    "table", ["accounts_app_icpevent", "coverage_definitionsevent", "workflow_cycleevent"]
+)
+def test_events_are_append_only_in_postgresql_itself(people, table):
     if connection.vendor != "postgresql":
         pytest.skip("PostgreSQL's trigger")
     from django.db import DatabaseError, transaction
 
+    from coverage.services import definitions_version_create
+    from workflow.models import CycleState
+    from workflow.services import cycle_set_state
+
     draft(people.marketer)
-    with pytest.raises(DatabaseError), transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute("UPDATE accounts_app_icpevent SET note = 'rewritten'")
+    definitions_version_create(settings=dict(DEFAULTS), by=people.marketer)
+    cycle_set_state(
+        cycle=cycle("FY29", state=CycleState.PLANNING), state=CycleState.ACTIVE, by=people.ops
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT count(*) FROM {table}")
+        assert cursor.fetchone()[0] >= 1
+    for statement in (f"UPDATE {table} SET note = 'rewritten'", f"DELETE FROM {table}"):
+        with pytest.raises(DatabaseError), transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute(statement)
 
 
 @pytest.mark.django_db

@@ -6,19 +6,7 @@ from django.conf import settings
 from django.db import migrations, models
 
 
-from core.models import append_only_sql
-
-INSTALL, REMOVE = append_only_sql("workflow_cycleevent")
-
-
-def append_only(apps, schema_editor):
-    if schema_editor.connection.vendor == "postgresql":
-        schema_editor.execute(INSTALL)
-
-
-def not_append_only(apps, schema_editor):
-    if schema_editor.connection.vendor == "postgresql":
-        schema_editor.execute(REMOVE)
+from core.models import append_only_migration
 
 
 class Migration(migrations.Migration):
@@ -50,5 +38,5 @@ class Migration(migrations.Migration):
                 'ordering': ['created_at', 'pk'],
             },
         ),
-        migrations.RunPython(append_only, not_append_only),
+        append_only_migration("workflow_cycleevent"),
     ]
