@@ -378,7 +378,7 @@ def _nomination(pk) -> Nomination:
     )
 
 
-def _actions_for(nomination: Nomination, user, sign_offs) -> dict:
+def _actions_for(nomination: Nomination, user, sign_offs, statuses) -> dict:
     """Which buttons this viewer sees. Presentation only: the services decide, and refuse
     anything else with a message."""
     mine = nomination.proposer_id == user.pk
@@ -386,10 +386,15 @@ def _actions_for(nomination: Nomination, user, sign_offs) -> dict:
         (s for s in sign_offs if s.person_id == user.pk and s.round == nomination.round), None
     )
     in_review = nomination.state == State.IN_REVIEW
+    decide = in_review and is_approver(user) and not mine and my_decision is None
+    # A side at quorum needs no more approvals: its approvers may still object.
+    my_side_status = statuses.get(side_of(user)) if decide else None
     return {
         "mine": mine,
         "my_decision": my_decision,
-        "decide": in_review and is_approver(user) and not mine and my_decision is None,
+        "decide": decide,
+        "approve": decide and not (my_side_status and my_side_status.reached),
+        "my_side_status": my_side_status,
         "edit": mine and nomination.state in (State.DRAFT, State.CHANGES_REQUESTED),
         "submit": mine and nomination.state == State.DRAFT,
         "resubmit": mine and nomination.state == State.CHANGES_REQUESTED,
@@ -400,8 +405,8 @@ def _actions_for(nomination: Nomination, user, sign_offs) -> dict:
 def _render_nomination(request, nomination, *, status=200, error=None, error_for="", **bound):
     user = request.user
     sign_offs = list(nomination.sign_offs.select_related("person").order_by("created_at", "pk"))
-    actions = _actions_for(nomination, user, sign_offs)
     statuses = services.side_statuses(nomination, sign_offs=sign_offs)
+    actions = _actions_for(nomination, user, sign_offs, statuses)
     context = {
         "n": nomination,
         "account": nomination.account,

@@ -53,7 +53,10 @@ WITHDRAW = ">Withdraw</button>"
 @pytest.mark.parametrize("role", [r for r in ROLES if r not in ("anonymous", "no_side")])
 def test_it_offers_only_the_actions_the_viewer_may_take(role, in_review, role_user, as_):
     page = page_of(as_(role_user(role)), in_review)
-    assert (DECIDE in page) == (role in ("same_side_approver", "other_side_approver"))
+    # The same side's quorum (1) is met by the proposer's submission: only the other side's
+    # approver is offered "Approve"; both may still reject or request changes.
+    assert (DECIDE in page) == (role == "other_side_approver")
+    assert ('value="reject"' in page) == (role in ("same_side_approver", "other_side_approver"))
     assert (WITHDRAW in page) == (role == "proposer")
     assert "Edit" not in page[page.index('id="actions"') : page.index('id="account"')]
     assert "Post comment" in page
@@ -200,3 +203,24 @@ def test_it_refuses_an_empty_comment(in_review, people, as_):
     )
     assert response.status_code == 400
     assert not Comment.objects.exists()
+
+
+def test_an_approver_whose_side_reached_quorum_is_not_offered_approve(in_review, people, as_):
+    # Marketing's quorum of 1 is met by the proposer's submission.
+    page = as_(people.marketing_approver).get(reverse("workflow:nomination", args=[in_review.pk]))
+    html = page.content.decode()
+
+    assert 'value="approve"' not in html
+    assert "Marketing has reached its quorum (1 of 1)" in html
+    assert 'value="reject"' in html and 'value="request_changes"' in html
+
+
+def test_an_approver_of_the_side_still_waiting_is_offered_approve(in_review, people, as_):
+    html = (
+        as_(people.sales_approver)
+        .get(reverse("workflow:nomination", args=[in_review.pk]))
+        .content.decode()
+    )
+
+    assert 'value="approve"' in html
+    assert "has reached its quorum" not in html
