@@ -241,10 +241,8 @@ def nomination_create(
         raise Invalid("Choose what to propose: add, change tier or remove.", field="kind")
     tier = _clean_tier(kind, tier)
     rationale = bounded(rationale, field="rationale", what="The rationale")
-    if not rationale:
-        raise Invalid(
-            "Say why: the rationale is what the other side will read first.", field="rationale"
-        )
+    if submit:
+        _require_rationale(rationale)  # a draft may lack one until it is submitted
     links = _clean_links(evidence_links)
     _require_open_cycle(cycle)
 
@@ -284,7 +282,15 @@ def nomination_create(
     return nomination
 
 
+def _require_rationale(rationale: str) -> None:
+    if not rationale:
+        raise Invalid(
+            "Say why: the rationale is what the other side will read first.", field="rationale"
+        )
+
+
 def _submit(nomination: Nomination, *, by) -> None:
+    _require_rationale(nomination.rationale)
     now = timezone.now()
     from_state = nomination.state
     nomination.submit()
@@ -372,7 +378,7 @@ def _apply_edits(nomination: Nomination, *, tier, rationale, evidence_links) -> 
         nomination.tier = _clean_tier(nomination.kind, tier)
     if rationale is not None:
         rationale = bounded(rationale, field="rationale", what="The rationale")
-        if not rationale:
+        if not rationale and nomination.state != State.DRAFT:
             raise Invalid("The rationale cannot be empty.", field="rationale")
         nomination.rationale = rationale
     if evidence_links is not None:

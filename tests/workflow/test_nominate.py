@@ -141,3 +141,20 @@ def test_it_records_the_accounts_fit_score_at_proposal(people, the_cycle, accoun
     n = nominate(people.marketer, the_cycle, account)
 
     assert fresh(n).fit_score_at_proposal == 87
+
+
+def test_a_draft_may_lack_a_rationale_but_cannot_be_submitted_without_one(
+    people, the_cycle, account
+):
+    draft = nominate(people.marketer, the_cycle, account, rationale="", submit=False)
+    assert fresh(draft).state == State.DRAFT
+
+    with pytest.raises(Invalid) as refused:
+        services.nomination_submit(nomination=draft, by=people.marketer)
+
+    assert refused.value.field == "rationale"
+    assert fresh(draft).state == State.DRAFT
+    services.nomination_update(nomination=draft, by=people.marketer, rationale="Strong fit")
+    assert services.nomination_submit(nomination=draft, by=people.marketer).state == (
+        State.IN_REVIEW
+    )
