@@ -14,7 +14,7 @@ from api.serializers import MAX_INT, TIER_CHOICES, AccountBriefOutput
 from api.views import LIST_ERRORS, READ_ERRORS, ApiView, _responses
 from core.roles import Side
 from coverage import selectors
-from coverage.models import AccountCoverage, Gap, Snapshot, Stage, gap_field
+from coverage.models import METRIC_FIELDS, AccountCoverage, Gap, Snapshot, Stage, gap_field
 from workflow.models import Cycle
 
 # --- serializers -------------------------------------------------------------------------------
@@ -209,18 +209,7 @@ class AccountCoverageOutput(serializers.ModelSerializer):
             "required_roles",
             "covered_roles",
             "missing_roles",
-            "coverage",
-            "contacts",
-            "engaged_contacts",
-            "marketing_touches_30d",
-            "sales_touches_30d",
-            "marketing_touches_90d",
-            "sales_touches_90d",
-            "open_opportunities",
-            "open_pipeline",
-            "won_amount",
-            "stage",
-            "stage_since",
+            *METRIC_FIELDS,
             "gaps",
         ]
 

@@ -21,7 +21,7 @@ from django.utils import timezone
 from django.utils.text import slugify
 
 from core.text import neutralise_row
-from coverage.models import AccountCoverage, Gap, Snapshot, gap_field
+from coverage.models import METRIC_FIELDS, AccountCoverage, Gap, Snapshot, gap_field
 from workflow.models import Cycle, TargetAccount
 
 BOM = "\ufeff"
@@ -40,18 +40,7 @@ ACCOUNT_COLUMNS = (
     "required_roles",
     "covered_roles",
     "missing_roles",
-    "coverage",
-    "contacts",
-    "engaged_contacts",
-    "marketing_touches_30d",
-    "sales_touches_30d",
-    "marketing_touches_90d",
-    "sales_touches_90d",
-    "open_opportunities",
-    "open_pipeline",
-    "won_amount",
-    "stage",
-    "stage_since",
+    *METRIC_FIELDS,
     "gaps",
 )
 # The database columns behind ACCOUNT_COLUMNS, up to `gaps` (read from the gap booleans).
@@ -66,18 +55,7 @@ _ACCOUNT_VALUES = (
     "required_roles_text",
     "covered_roles_text",
     "missing_roles_text",
-    "coverage",
-    "contacts",
-    "engaged_contacts",
-    "marketing_touches_30d",
-    "sales_touches_30d",
-    "marketing_touches_90d",
-    "sales_touches_90d",
-    "open_opportunities",
-    "open_pipeline",
-    "won_amount",
-    "stage",
-    "stage_since",
+    *METRIC_FIELDS,
 )
 _ROLE_LISTS = ("required_roles", "covered_roles", "missing_roles")
 _GAP_VALUES = tuple(gap_field(code) for code in Gap.values)

@@ -139,6 +139,24 @@ def gap_field(code: str) -> str:
     return f"gap_{code}"
 
 
+# The metrics of a target account's row, in the order the API, the table and the CSV export give
+# them (after the account, tier and roles, and before the gaps).
+METRIC_FIELDS = (
+    "coverage",
+    "contacts",
+    "engaged_contacts",
+    "marketing_touches_30d",
+    "sales_touches_30d",
+    "marketing_touches_90d",
+    "sales_touches_90d",
+    "open_opportunities",
+    "open_pipeline",
+    "won_amount",
+    "stage",
+    "stage_since",
+)
+
+
 class AccountCoverage(models.Model):
     """One target account in one snapshot. Gaps are boolean columns so that filters run in SQL;
     `stage_since` is carried over from the previous snapshot while the stage is unchanged."""

@@ -6,6 +6,7 @@ from __future__ import annotations
 from django.db.models import QuerySet
 
 from coverage.models import (
+    METRIC_FIELDS,
     AccountCoverage,
     DefinitionsState,
     DefinitionsVersion,
@@ -67,18 +68,7 @@ ROW_COLUMNS = (
     "required_roles",
     "covered_roles",
     "missing_roles",
-    "coverage",
-    "contacts",
-    "engaged_contacts",
-    "marketing_touches_30d",
-    "sales_touches_30d",
-    "marketing_touches_90d",
-    "sales_touches_90d",
-    "open_opportunities",
-    "open_pipeline",
-    "won_amount",
-    "stage",
-    "stage_since",
+    *METRIC_FIELDS,
     *(gap_field(code) for code in Gap.values),
 )
 
