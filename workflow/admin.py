@@ -687,9 +687,15 @@ class FailedNotificationAdmin(ViewOnlyMixin, admin.ModelAdmin):
         run_for_each(request, queryset, one, lambda failed, _: f"{failed}: queued again.")
 
 
+@admin.display(description="Changed")
+def what_changed(event) -> str:
+    return services.cycle_changes_text(event.changes) or "—"
+
+
 class CycleEventInline(ViewOnlyInline):
     model = CycleEvent
-    fields = ("created_at", "actor", "action", "from_state", "to_state", "note")
+    fields = ("created_at", "actor", "action", "from_state", "to_state", "what_changed", "note")
+    what_changed = staticmethod(what_changed)
 
     def get_queryset(self, request):
         return super().get_queryset(request).select_related("actor")
@@ -697,7 +703,15 @@ class CycleEventInline(ViewOnlyInline):
 
 @admin.register(CycleEvent)
 class CycleEventAdmin(ViewOnlyMixin, admin.ModelAdmin):
-    list_display = ("cycle", "created_at", "actor", "action", "from_state", "to_state")
+    list_display = (
+        "cycle",
+        "created_at",
+        "actor",
+        "action",
+        "from_state",
+        "to_state",
+        what_changed,
+    )
     list_filter = ("action",)
     search_fields = ("cycle__name", "actor__username", "note")
     list_select_related = ("cycle", "actor")

@@ -942,6 +942,11 @@ def _shown(value) -> str:
     return str(value)
 
 
+def cycle_changes_text(changes: list[dict]) -> str:
+    """A settings event's `changes` as one line: "Sales quorum 2 → 1; Tier 1 capacity 50 → 40"."""
+    return "; ".join(f"{_label(c)} {_shown(c['old'])} → {_shown(c['new'])}" for c in changes)
+
+
 def _label(change: dict) -> str:
     if change["tier"] is None:
         return CYCLE_SETTINGS[change["field"]]
@@ -1040,7 +1045,7 @@ def cycle_update(
         if not record:
             return cycle
 
-        summary = "; ".join(f"{_label(c)} {_shown(c['old'])} → {_shown(c['new'])}" for c in record)
+        summary = cycle_changes_text(record)
         lowered = any(c["field"] in QUORUMS and c["new"] < c["old"] for c in record)
         outcomes = []
         if lowered and cycle.is_open:

@@ -87,6 +87,9 @@ def test_a_change_is_kept_in_the_cycles_history_with_who_and_what(ops, ops_user,
     ]
     history = ops.get(url).content.decode()
     assert "Settings changed" in history
+    assert "Reminder after (hours) 72 → 24; Tier 3 capacity 200 → 150" in history
+    listing = ops.get("/admin/workflow/cycleevent/").content.decode()
+    assert "Tier 3 capacity 200 → 150" in listing
 
 
 def test_lowering_a_quorum_in_the_admin_approves_a_ready_nomination(ops, people):
