@@ -22,7 +22,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Count, Max
 from django.utils import timezone
 
-from accounts_app.models import Account
+from accounts_app.models import Account, BuyingRole
 from core import hooks
 from core.errors import Conflict, Invalid, NotAllowed
 from core.roles import (
@@ -904,8 +904,6 @@ def _clean_cycle_settings(changes: dict) -> dict:
 
 
 def _clean_tier_settings(tiers: dict) -> dict[int, dict]:
-    from accounts_app.models import BuyingRole
-
     cleaned = {}
     for number, values in tiers.items():
         try:
