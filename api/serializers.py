@@ -222,7 +222,7 @@ class CycleUpdateInput(StrictInput):
         max_value=MAX_SMALL_INT,
         required=False,
         help_text="Lowering a quorum approves the nominations in review that now have enough "
-        "approvals on both sides (unless their tier is full).",
+        "approvals on both sides (409 if one's tier is full).",
     )
     sales_quorum = serializers.IntegerField(min_value=1, max_value=MAX_SMALL_INT, required=False)
     proposer_counts = serializers.BooleanField(required=False)

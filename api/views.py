@@ -334,10 +334,10 @@ class CycleDetailView(ApiView):
         description=(
             "Only the fields sent change; each change is kept in the cycle's history "
             "(`events/`). A state change comes first and needs a `reason` to reopen a closed "
-            "cycle. 409 where a rule refuses: a capacity below the accounts already in the "
-            "tier, a transition the cycle's life does not allow. A lowered quorum approves "
-            "the nominations in review that now have enough approvals on both sides, unless "
-            "their tier is full (they stay in review)."
+            "cycle. A lowered quorum approves the nominations in review that now have enough "
+            "approvals on both sides. 409 where a rule refuses: a capacity below the accounts "
+            "already in the tier, a transition the cycle's life does not allow, a lowered "
+            "quorum that would approve a nomination into a full tier, a closed cycle's quorum."
         ),
         request=CycleUpdateInput,
         responses=_responses({200: CycleOutput}, (400, 401, 403, 404, 409, 413, 429)),

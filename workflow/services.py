@@ -978,10 +978,12 @@ def cycle_update(
        escalation sooner than the reminder, a cycle ending before it starts, a name taken.
     3. Writes one `settings_changed` event naming each field changed, old → new (none if
        nothing changed).
-    4. A lowered quorum re-evaluates the nominations in review of an open cycle: each one both
-       sides now agree on is approved as the last sign-off would approve it (`_agree`: list,
-       CRM, `agreed` event), the longest waiting first. One whose tier is full stays in review
-       (the capacity rule still holds); the settings event says which and why.
+    4. A lowered quorum re-evaluates the nominations in review: each one both sides now agree
+       on is approved as the last sign-off would approve it (`_agree`: list, CRM, `agreed`
+       event), the longest waiting first. If the list refuses one (its tier is full), the
+       whole change is refused, as that sign-off would be: raise the capacity in the same
+       change. No nomination is left in review with both sides at quorum. A closed cycle's
+       quorums do not change (its nominations are read-only).
     """
     require_ops(by, "change a cycle's settings")
     changes = _clean_cycle_settings(changes)
@@ -1000,6 +1002,11 @@ def cycle_update(
         if state is not None and state != cycle.state:
             cycle = cycle_set_state(cycle=cycle, state=state, by=by, reason=reason)
 
+        if not cycle.is_open and any(
+            name in changes and changes[name] != getattr(cycle, name) for name in QUORUMS
+        ):
+            # Its nominations are read-only: none may be approved by a quorum changed now.
+            raise Conflict(f"{cycle.name} is closed: reopen it before changing its quorums.")
         before = {name: getattr(cycle, name) for name in changes}
         for name, value in changes.items():
             setattr(cycle, name, value)
@@ -1044,44 +1051,47 @@ def cycle_update(
             return cycle
 
         summary = cycle_changes_text(record)
-        lowered = any(c["field"] in QUORUMS and c["new"] < c["old"] for c in record)
-        outcomes = []
-        if lowered and cycle.is_open:
-            outcomes = _approve_now_agreed(cycle, in_review, by=by, summary=summary)
+        lowered = [c["field"] for c in record if c["field"] in QUORUMS and c["new"] < c["old"]]
+        agreed = _now_agreed(cycle, in_review) if lowered else []
+        # The event first: a nomination it approves is decided after the quorum changed.
         CycleEvent.objects.create(
             cycle=cycle,
             actor=by,
             action=CycleAction.SETTINGS_CHANGED,
             from_state=cycle.state,
             to_state=cycle.state,
-            note=" ".join(part for part in (reason, *outcomes) if part),
+            note=" ".join(
+                [reason]
+                + [f"#{n.pk} ({n.account.name}) approved: both sides reach it now." for n in agreed]
+            ).strip(),
             changes=record,
         )
+        for nomination in agreed:
+            try:
+                _agree(nomination, by=by, note=f"Both sides reached their quorum ({summary}).")
+            except Conflict as error:
+                raise Conflict(
+                    f"Lowering the quorum would approve #{nomination.pk} "
+                    f"({nomination.account.name}) now, and the list refuses it: {error.message}",
+                    field=lowered[0],
+                ) from None
     return cycle
 
 
-def _approve_now_agreed(cycle: Cycle, nomination_ids, *, by, summary: str) -> list[str]:
-    """After a quorum was lowered: approve each locked nomination in review that both sides
-    now agree on. Returns a sentence per nomination that was or could not be approved."""
-    outcomes = []
+def _now_agreed(cycle: Cycle, nomination_ids) -> list[Nomination]:
+    """Of the locked nominations in review, those both sides agree on under the cycle's
+    quorums, the longest waiting first."""
     nominations = (
         Nomination.objects.filter(pk__in=nomination_ids, state=State.IN_REVIEW)
         .select_related("account")
         .order_by("waiting_since", "pk")
     )
+    agreed = []
     for nomination in nominations:
         nomination.cycle = cycle  # the locked row, with the new quorums
-        name = nomination.account.name
-        if not _both_sides_agree(nomination):
-            continue
-        try:
-            with transaction.atomic():
-                _agree(nomination, by=by, note=f"Both sides reached their quorum ({summary}).")
-        except Conflict as error:
-            outcomes.append(f"#{nomination.pk} ({name}) stays in review: {error.message}")
-        else:
-            outcomes.append(f"#{nomination.pk} ({name}) approved: both sides reached the quorum.")
-    return outcomes
+        if _both_sides_agree(nomination):
+            agreed.append(nomination)
+    return agreed
 
 
 # --- People and roles --------------------------------------------------------------------------

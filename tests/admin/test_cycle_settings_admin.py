@@ -104,3 +104,19 @@ def test_lowering_a_quorum_in_the_admin_approves_a_ready_nomination(ops, people)
     n.refresh_from_db()
     assert n.state == State.APPROVED
     assert c.targets.filter(account=n.account, removed_at__isnull=True).exists()
+
+
+def test_a_lowering_the_list_refuses_is_shown_and_changes_nothing(ops, people):
+    c = cycle("FY27 H2", sales_quorum=2, capacities=(0, 10, 10))
+    n = nominate(c, people.marketer, account=AccountFactory(), tier=1)
+    services.nomination_sign_off(nomination=n, by=people.sales_approver, decision="approve")
+    url, data = change_page(ops, c)
+    data["sales_quorum"] = "1"
+
+    response = ops.post(url, data, follow=True)
+
+    assert "Lowering the quorum would approve" in response.content.decode()
+    c.refresh_from_db()
+    assert c.sales_quorum == 2
+    n.refresh_from_db()
+    assert n.state == State.IN_REVIEW

@@ -102,6 +102,22 @@ def test_lowering_a_quorum_over_the_api_approves_what_both_sides_now_agree_on(pe
     assert response.json()["tiers"][2]["used"] == 1
 
 
+def test_a_lowering_that_would_overfill_a_tier_answers_409(people, the_cycle):
+    ops = client_for(people.ops)
+    patch(ops, the_cycle, {"sales_quorum": 2, "tiers": [{"number": 3, "capacity": 0}]})
+    n = nominate(people.marketer, the_cycle, AccountFactory(), tier=3)
+    decide(n, people.sales_approver)
+
+    response = patch(ops, the_cycle, {"sales_quorum": 1})
+
+    assert response.status_code == 409
+    assert response.json()["detail"].startswith(f"Lowering the quorum would approve #{n.pk}")
+    assert "Tier 3 of FY27 H1 is full" in response.json()["detail"]
+    assert fresh(n).state == State.IN_REVIEW
+    both = patch(ops, the_cycle, {"sales_quorum": 1, "tiers": [{"number": 3, "capacity": 1}]})
+    assert both.status_code == 200 and fresh(n).state == State.APPROVED
+
+
 @pytest.mark.parametrize(
     "body",
     [

@@ -6,9 +6,9 @@ import datetime as dt
 import pytest
 
 from core.errors import Conflict, Invalid, NotAllowed
-from tests.factories import cycle
-from workflow import services
-from workflow.models import CycleEvent, CycleState, Tier
+from tests.factories import AccountFactory, cycle
+from workflow import invariants, services
+from workflow.models import CycleEvent, CycleState, State, Tier
 
 pytestmark = pytest.mark.django_db
 
@@ -110,3 +110,21 @@ def test_a_state_change_and_settings_in_one_call_write_both_events(people):
         ("activated", "active"),
         ("settings_changed", "active"),
     ]
+
+
+def test_a_quorum_raised_after_an_approval_leaves_that_agreement_valid(people, the_cycle):
+    n = services.nomination_create(
+        cycle=the_cycle,
+        account=AccountFactory(),
+        kind="add",
+        tier=1,
+        rationale="Fit",
+        by=people.marketer,
+    )
+    services.nomination_sign_off(nomination=n, by=people.sales_approver, decision="approve")
+
+    services.cycle_update(cycle=the_cycle, by=people.ops, sales_quorum=3, marketing_quorum=2)
+
+    assert invariants.violations([the_cycle]) == []
+    n.refresh_from_db()
+    assert n.state == State.APPROVED

@@ -1,6 +1,7 @@
 """Lowering a quorum re-evaluates the cycle's nominations in review: one that now has enough
 approvals on both sides is approved then, as the last sign-off would approve it (its event,
-the list, the CRM's outbox); the capacity rule still holds."""
+the list, the CRM's outbox). The capacity rule still holds: a lowering that would approve into a
+full tier is refused, as that sign-off would be."""
 
 import threading
 import time
@@ -8,10 +9,11 @@ import time
 import pytest
 from django.db import connection, transaction
 
+from core.errors import Conflict
 from crm.models import OutboxEntry
 from tests.factories import AccountFactory, cycle
 from tests.workflow.helpers import actions, decide, events, fresh, nominate, on_list
-from workflow import services
+from workflow import invariants, services
 from workflow.models import CycleEvent, CycleState, Nomination, State
 
 pytestmark = pytest.mark.django_db
@@ -52,23 +54,41 @@ def test_a_nomination_with_enough_approvals_under_the_new_quorum_is_approved(
     event = CycleEvent.objects.get(cycle=strict_cycle, action="settings_changed")
     assert f"#{ready.pk} ({ready.account.name}) approved" in event.note
     assert f"#{not_ready.pk}" not in event.note
+    assert invariants.violations([strict_cycle]) == []  # decided under the quorum it met
 
 
-def test_one_whose_tier_is_full_stays_in_review_and_the_history_says_why(people, strict_cycle):
-    # Tier 1 holds one account: the first ready nomination takes the seat, the second waits.
+def test_it_refuses_a_lowering_that_would_approve_into_a_full_tier(people, strict_cycle):
+    # Tier 1 holds one account: the first ready nomination would take the seat, the second
+    # cannot join. As that last sign-off would be, the whole change is refused.
     first = half_approved(people, strict_cycle, tier=1)
     second = half_approved(people, strict_cycle, tier=1)
 
-    services.cycle_update(cycle=strict_cycle, by=people.ops, sales_quorum=1)
+    with pytest.raises(Conflict) as error:
+        services.cycle_update(cycle=strict_cycle, by=people.ops, sales_quorum=1)
 
-    assert fresh(first).state == State.APPROVED
-    assert fresh(second).state == State.IN_REVIEW
-    assert actions(second)[-1] == "approve"  # its last event is still the sign-off
-    assert on_list(strict_cycle) == {first.account_id: 1}
-    note = CycleEvent.objects.get(cycle=strict_cycle, action="settings_changed").note
-    assert (
-        f"#{second.pk} ({second.account.name}) stays in review: Tier 1 of FY27 H2 is full" in note
+    assert error.value.message.startswith(
+        f"Lowering the quorum would approve #{second.pk} ({second.account.name}) now, and the "
+        "list refuses it: Tier 1 of FY27 H2 is full (1 of 1 accounts)"
     )
+    assert error.value.field == "sales_quorum"
+    strict_cycle.refresh_from_db()
+    assert strict_cycle.sales_quorum == 2
+    assert fresh(first).state == fresh(second).state == State.IN_REVIEW
+    assert on_list(strict_cycle) == {}
+    assert not CycleEvent.objects.filter(cycle=strict_cycle).exists()
+
+
+def test_raising_the_capacity_in_the_same_change_lets_both_through(people, strict_cycle):
+    first = half_approved(people, strict_cycle, tier=1)
+    second = half_approved(people, strict_cycle, tier=1)
+
+    services.cycle_update(
+        cycle=strict_cycle, by=people.ops, sales_quorum=1, tiers={1: {"capacity": 2}}
+    )
+
+    assert fresh(first).state == fresh(second).state == State.APPROVED
+    assert on_list(strict_cycle) == {first.account_id: 1, second.account_id: 1}
+    assert invariants.violations([strict_cycle]) == []
 
 
 def test_raising_a_quorum_approves_nothing(people, strict_cycle):
@@ -79,14 +99,26 @@ def test_raising_a_quorum_approves_nothing(people, strict_cycle):
     assert fresh(n).state == State.IN_REVIEW
 
 
-def test_a_closed_cycles_nominations_stay_read_only(people, strict_cycle):
+def test_a_closed_cycles_quorums_do_not_change(people, strict_cycle):
     n = half_approved(people, strict_cycle)
     services.cycle_set_state(cycle=strict_cycle, state=CycleState.CLOSED, by=people.ops)
 
-    services.cycle_update(cycle=strict_cycle, by=people.ops, sales_quorum=1)
+    with pytest.raises(Conflict, match="FY27 H2 is closed: reopen it before changing its quorums"):
+        services.cycle_update(cycle=strict_cycle, by=people.ops, sales_quorum=1)
 
     assert fresh(n).state == State.IN_REVIEW
     assert on_list(strict_cycle) == {}
+
+
+def test_reopening_and_lowering_in_one_change_approves(people, strict_cycle):
+    n = half_approved(people, strict_cycle)
+    services.cycle_set_state(cycle=strict_cycle, state=CycleState.CLOSED, by=people.ops)
+
+    services.cycle_update(
+        cycle=strict_cycle, by=people.ops, state=CycleState.ACTIVE, reason="Late", sales_quorum=1
+    )
+
+    assert fresh(n).state == State.APPROVED
 
 
 @pytest.mark.postgres
