@@ -13,6 +13,7 @@ from api.models import ApiToken, ServiceAccount
 from workflow.models import (
     Comment,
     Cycle,
+    CycleEvent,
     ListVersion,
     Nomination,
     NominationEvent,
@@ -80,6 +81,12 @@ def events_of(nomination: Nomination) -> QuerySet[NominationEvent]:
         NominationEvent.objects.filter(nomination=nomination)
         .select_related("actor")
         .order_by("created_at", "pk")
+    )
+
+
+def cycle_events_of(cycle: Cycle) -> QuerySet[CycleEvent]:
+    return (
+        CycleEvent.objects.filter(cycle=cycle).select_related("actor").order_by("created_at", "pk")
     )
 
 

@@ -17,6 +17,8 @@ from workflow.models import (
     TIERS,
     Comment,
     Cycle,
+    CycleAction,
+    CycleEvent,
     CycleState,
     Decision,
     EventAction,
@@ -184,6 +186,54 @@ class CycleCreateInput(StrictInput):
         numbers = sorted(t["number"] for t in tiers)
         if numbers != list(TIERS):
             raise serializers.ValidationError("Give each of the tiers 1, 2 and 3 exactly once.")
+        return tiers
+
+
+class TierUpdateInput(StrictInput):
+    number = serializers.ChoiceField(choices=TIER_CHOICES)
+    capacity = serializers.IntegerField(
+        min_value=0,
+        max_value=MAX_INT,
+        required=False,
+        help_text="Never below the accounts already in the tier (409).",
+    )
+    required_roles = serializers.ListField(
+        child=serializers.ChoiceField(choices=BuyingRole.choices),
+        required=False,
+        max_length=len(BuyingRole.choices),
+    )
+
+
+class CycleUpdateInput(StrictInput):
+    """Every field optional: only those sent change."""
+
+    state = serializers.ChoiceField(
+        choices=CycleState.choices,
+        required=False,
+        help_text="planning → active → closed; closed → active reopens, with a `reason`.",
+    )
+    reason = _text(
+        required=False,
+        allow_blank=True,
+        help_text="Why: needed to reopen a closed cycle; kept as the note of the change.",
+    )
+    marketing_quorum = serializers.IntegerField(
+        min_value=1,
+        max_value=MAX_SMALL_INT,
+        required=False,
+        help_text="Lowering a quorum approves the nominations in review that now have enough "
+        "approvals on both sides (409 if one's tier is full).",
+    )
+    sales_quorum = serializers.IntegerField(min_value=1, max_value=MAX_SMALL_INT, required=False)
+    proposer_counts = serializers.BooleanField(required=False)
+    reminder_after_hours = serializers.IntegerField(min_value=0, max_value=MAX_INT, required=False)
+    escalate_after_hours = serializers.IntegerField(min_value=0, max_value=MAX_INT, required=False)
+    tiers = TierUpdateInput(many=True, required=False, help_text="Only the tiers to change.")
+
+    def validate_tiers(self, tiers):
+        numbers = [t["number"] for t in tiers]
+        if len(set(numbers)) != len(numbers):
+            raise serializers.ValidationError("Give each tier at most once.")
         return tiers
 
 
@@ -467,6 +517,34 @@ class EventOutput(serializers.ModelSerializer):
             "to_state",
             "round",
             "note",
+            "created_at",
+        ]
+
+
+class CycleChangeOutput(serializers.Serializer):
+    field = serializers.CharField(help_text="e.g. sales_quorum, capacity, required_roles.")
+    tier = serializers.IntegerField(
+        allow_null=True, help_text="The tier whose setting changed; null for the cycle's own."
+    )
+    old = serializers.JSONField()
+    new = serializers.JSONField()
+
+
+class CycleEventOutput(serializers.ModelSerializer):
+    actor = PersonOutput(allow_null=True)
+    action = serializers.ChoiceField(choices=CycleAction.choices)
+    changes = CycleChangeOutput(many=True, help_text="What a settings change changed.")
+
+    class Meta:
+        model = CycleEvent
+        fields = [
+            "id",
+            "actor",
+            "action",
+            "from_state",
+            "to_state",
+            "note",
+            "changes",
             "created_at",
         ]
 

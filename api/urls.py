@@ -26,6 +26,7 @@ v1 = [
     path("activities/", views.ActivityBatchView.as_view(), name="activities"),
     path("cycles/", views.CycleListView.as_view(), name="cycles"),
     path("cycles/<id:pk>/", views.CycleDetailView.as_view(), name="cycle"),
+    path("cycles/<id:pk>/events/", views.CycleEventListView.as_view(), name="cycle-events"),
     path(
         "cycles/<id:pk>/target-accounts/",
         views.TargetAccountListView.as_view(),

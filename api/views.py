@@ -40,7 +40,9 @@ from api.serializers import (
     CommentInput,
     CommentOutput,
     CycleCreateInput,
+    CycleEventOutput,
     CycleOutput,
+    CycleUpdateInput,
     DecisionInput,
     DecisionOutput,
     DecisionResultOutput,
@@ -308,16 +310,56 @@ class CycleListView(ApiView):
 class CycleDetailView(ApiView):
     permission_classes = [IsMemberOrIntegrationReadOnly]
 
-    @extend_schema(
-        summary="A cycle, with its tiers and how full they are",
-        responses=_responses({200: CycleOutput}, READ_ERRORS),
-    )
-    def get(self, request, pk: int):
+    def get_permissions(self):
+        if self.request.method == "PATCH":
+            return [IsOps()]
+        return super().get_permissions()
+
+    def _output(self, pk: int) -> Response:
         cycle = selectors.cycles_list().filter(pk=pk).first()
         if cycle is None:
             raise NotFound(f"There is no cycle #{pk}.")
         usage = seats_taken([cycle.pk])
         return Response(CycleOutput(cycle, context={"tier_usage": usage}).data)
+
+    @extend_schema(
+        summary="A cycle, with its tiers and how full they are",
+        responses=_responses({200: CycleOutput}, READ_ERRORS),
+    )
+    def get(self, request, pk: int):
+        return self._output(pk)
+
+    @extend_schema(
+        summary="Change a cycle's state or settings (revenue operations only)",
+        description=(
+            "Only the fields sent change; each change is kept in the cycle's history "
+            "(`events/`). A state change comes first and needs a `reason` to reopen a closed "
+            "cycle. A lowered quorum approves the nominations in review that now have enough "
+            "approvals on both sides. 409 where a rule refuses: a capacity below the accounts "
+            "already in the tier, a transition the cycle's life does not allow, a lowered "
+            "quorum that would approve a nomination into a full tier, a closed cycle's quorum."
+        ),
+        request=CycleUpdateInput,
+        responses=_responses({200: CycleOutput}, (400, 401, 403, 404, 409, 413, 429)),
+    )
+    def patch(self, request, pk: int):
+        cycle = _cycle_or_404(pk)
+        data = dict(_input(CycleUpdateInput, request))
+        tiers = data.pop("tiers", None)
+        if tiers is not None:
+            tiers = {t["number"]: {k: v for k, v in t.items() if k != "number"} for t in tiers}
+        workflow_services.cycle_update(cycle=cycle, by=request.user, tiers=tiers, **data)
+        return self._output(pk)
+
+
+class CycleEventListView(ApiView):
+    @extend_schema(
+        summary="A cycle's history, oldest first: state changes and settings changes",
+        responses=_responses({200: CycleEventOutput(many=True)}, LIST_ERRORS),
+    )
+    def get(self, request, pk: int):
+        cycle = _cycle_or_404(pk)
+        return self.paginated(selectors.cycle_events_of(cycle), CycleEventOutput)
 
 
 def _matches(if_none_match: str, etag: str) -> bool:

@@ -1,23 +1,27 @@
 """The Django admin for revenue operations (ops) and superusers.
 
 What ops may do here (the ops group's permissions, granted by `accord_user --side ops`):
-view every model; edit cycles (settings and tier capacities) and, in accounts_app, accounts,
-contacts and draft ideal customer profiles; import and export accounts. Everything the
-agreement workflow writes — nominations, sign-offs, comments, events, target accounts, list
-versions — is read-only here for everybody, superusers included: it can only change through
-the workflow's services, which the actions below call (publish a list version, open or close a
-cycle, send the due reminders). Deciding on or withdrawing a nomination is not an ops action:
-approvers decide and proposers withdraw, on the site.
+view every model; edit cycles (settings and tier capacities, saved by
+workflow.services.cycle_update, which keeps who changed what in the cycle's history) and, in
+accounts_app, accounts, contacts and draft ideal customer profiles; import and export
+accounts. Everything the agreement workflow writes — nominations, sign-offs, comments, events,
+target accounts, list versions — is read-only here for everybody, superusers included: it can
+only change through the workflow's services, which the actions below call (publish a list
+version, open or close a cycle — reopening a closed one asks for the reason —, send the due
+reminders). Deciding on or withdrawing a nomination is not an ops action: approvers decide and
+proposers withdraw, on the site.
 """
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin import helpers
 from django.contrib.auth import get_user_model
 from django.contrib.auth.admin import UserAdmin
 from django.contrib.auth.forms import UserChangeForm
 from django.core.exceptions import PermissionDenied
 from django.db.models import Count, Q
 from django.http import HttpResponseNotAllowed, HttpResponseRedirect
+from django.template.response import TemplateResponse
 from django.urls import NoReverseMatch, path, reverse
 from django.utils.html import format_html, format_html_join
 
@@ -72,6 +76,32 @@ class TierForm(forms.ModelForm):
         model = Tier
         fields = ("capacity", "required_roles")
 
+    def clean_capacity(self):
+        # The rule's home is the service (which checks it again under the cycle's lock); asked
+        # here too so that the refusal stands next to the field rather than above the page.
+        capacity = self.cleaned_data["capacity"]
+        tier = self.instance
+        if tier.pk is not None and capacity is not None:
+            try:
+                services.tier_capacity_check(
+                    cycle=tier.cycle, number=tier.number, capacity=capacity
+                )
+            except DomainError as error:
+                raise forms.ValidationError(error.message) from None
+        return capacity
+
+
+def tier_settings(forms_) -> dict[int, dict]:
+    """{number: {capacity, required_roles}} from valid tier forms, for services.cycle_update."""
+    return {
+        form.instance.number: {
+            "capacity": form.cleaned_data["capacity"],
+            "required_roles": form.cleaned_data["required_roles"],
+        }
+        for form in forms_
+        if form.instance.pk is not None and getattr(form, "cleaned_data", None)
+    }
+
 
 class TierInline(admin.TabularInline):
     """A cycle's three tiers, created with the cycle: capacity and required roles only."""
@@ -124,6 +154,14 @@ class CycleAddForm(CycleForm):
         )
 
 
+class ReopenForm(forms.Form):
+    reason = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 3, "cols": 60}),
+        label="Reason",
+        help_text="Kept in each cycle's history, with your name.",
+    )
+
+
 @admin.register(Cycle)
 class CycleAdmin(ServiceErrorsMixin, admin.ModelAdmin):
     form = CycleForm
@@ -170,8 +208,7 @@ class CycleAdmin(ServiceErrorsMixin, admin.ModelAdmin):
 
     def save_model(self, request, obj, form, change):
         if change:
-            super().save_model(request, obj, form, change)
-            return
+            return  # saved with its tiers by save_related, in one call of the service
         data = form.cleaned_data
         cycle = services.cycle_create(
             by=request.user,
@@ -179,6 +216,29 @@ class CycleAdmin(ServiceErrorsMixin, admin.ModelAdmin):
             **{name: data[name] for name in CycleAddForm.Meta.fields},
         )
         obj.pk, obj.created_at = cycle.pk, cycle.created_at  # its state is the default already
+
+    def save_related(self, request, form, formsets, change):
+        if not change:
+            return  # the tiers were made by cycle_create
+        tiers = {}
+        for formset in formsets:
+            if formset.model is Tier:
+                tiers.update(tier_settings(formset.forms))
+            # What formset.save() would have set, for the admin's own change message.
+            formset.new_objects, formset.deleted_objects = [], []
+            formset.changed_objects = [
+                (f.instance, f.changed_data) for f in formset.forms if f.has_changed()
+            ]
+        services.cycle_update(
+            cycle=form.instance,
+            by=request.user,
+            tiers=tiers,
+            **{
+                name: form.cleaned_data[name]
+                for name in services.CYCLE_SETTINGS
+                if name in form.cleaned_data
+            },
+        )
 
     def view_on_site(self, obj):
         return site_url("workflow:cycle", obj.pk)
@@ -209,17 +269,42 @@ class CycleAdmin(ServiceErrorsMixin, admin.ModelAdmin):
             ),
         )
 
-    def _set_state(self, request, queryset, state):
+    def _set_state(self, request, queryset, state, reason=""):
         run_for_each(
             request,
             queryset,
-            lambda cycle: services.cycle_set_state(cycle=cycle, state=state, by=request.user),
+            lambda cycle: services.cycle_set_state(
+                cycle=cycle, state=state, by=request.user, reason=reason
+            ),
             lambda cycle, _: f"{cycle.name} is now {CycleState(state).label.lower()}.",
         )
 
-    @admin.action(description="Open the selected cycles (active)", permissions=["change"])
+    @admin.action(
+        description="Open the selected cycles (active); a closed one reopens, with a reason",
+        permissions=["change"],
+    )
     def activate(self, request, queryset):
-        self._set_state(request, queryset, CycleState.ACTIVE)
+        """A closed cycle reopens only with a reason (workflow.services.cycle_set_state), so
+        when the selection holds one, an intermediate page asks for it first."""
+        if not queryset.filter(state=CycleState.CLOSED).exists():
+            self._set_state(request, queryset, CycleState.ACTIVE)
+            return None
+        form = ReopenForm(request.POST if "reopen" in request.POST else None)
+        if form.is_valid():
+            self._set_state(request, queryset, CycleState.ACTIVE, form.cleaned_data["reason"])
+            return None
+        return TemplateResponse(
+            request,
+            "admin/workflow/cycle/reopen.html",
+            {
+                **self.admin_site.each_context(request),
+                "opts": self.model._meta,
+                "title": "Why do these cycles reopen?",
+                "cycles": queryset,
+                "form": form,
+                "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+            },
+        )
 
     @admin.action(description="Close the selected cycles", permissions=["change"])
     def close(self, request, queryset):
@@ -227,7 +312,7 @@ class CycleAdmin(ServiceErrorsMixin, admin.ModelAdmin):
 
 
 @admin.register(Tier)
-class TierAdmin(admin.ModelAdmin):
+class TierAdmin(ServiceErrorsMixin, admin.ModelAdmin):
     form = TierForm
     list_display = ("cycle", "number", "capacity")
     list_filter = ("cycle", "number")
@@ -237,6 +322,9 @@ class TierAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request):
         return False  # tiers come with their cycle
+
+    def save_model(self, request, obj, form, change):
+        services.cycle_update(cycle=obj.cycle, by=request.user, tiers=tier_settings([form]))
 
     def has_delete_permission(self, request, obj=None):
         return False
@@ -599,9 +687,15 @@ class FailedNotificationAdmin(ViewOnlyMixin, admin.ModelAdmin):
         run_for_each(request, queryset, one, lambda failed, _: f"{failed}: queued again.")
 
 
+@admin.display(description="Changed")
+def what_changed(event) -> str:
+    return services.cycle_changes_text(event.changes) or "—"
+
+
 class CycleEventInline(ViewOnlyInline):
     model = CycleEvent
-    fields = ("created_at", "actor", "action", "from_state", "to_state", "note")
+    fields = ("created_at", "actor", "action", "from_state", "to_state", "what_changed", "note")
+    what_changed = staticmethod(what_changed)
 
     def get_queryset(self, request):
         return super().get_queryset(request).select_related("actor")
@@ -609,7 +703,15 @@ class CycleEventInline(ViewOnlyInline):
 
 @admin.register(CycleEvent)
 class CycleEventAdmin(ViewOnlyMixin, admin.ModelAdmin):
-    list_display = ("cycle", "created_at", "actor", "action", "from_state", "to_state")
+    list_display = (
+        "cycle",
+        "created_at",
+        "actor",
+        "action",
+        "from_state",
+        "to_state",
+        what_changed,
+    )
     list_filter = ("action",)
     search_fields = ("cycle__name", "actor__username", "note")
     list_select_related = ("cycle", "actor")

@@ -16,6 +16,8 @@ from django.db.models import Count
 from core.roles import Side
 from workflow.models import (
     Cycle,
+    CycleAction,
+    CycleEvent,
     Decision,
     EventAction,
     Nomination,
@@ -77,7 +79,9 @@ def sign_offs_are_neither_lost_nor_doubled(nominations) -> list[str]:
 
 def approved_means_both_sides_at_quorum(nominations) -> list[str]:
     """Approved ⇔ each side's distinct approvers in the current round reach the cycle's
-    quorum (a nomination in review at quorum on both sides should have been approved)."""
+    quorum — for an approved one, the quorum in force when it was approved (a quorum raised
+    later does not undo an agreement) — and a nomination in review at quorum on both sides
+    should have been approved."""
     approvals: dict[int, Counter] = defaultdict(Counter)
     rows = (
         SignOff.objects.filter(nomination__in=nominations, decision=Decision.APPROVE)
@@ -89,21 +93,52 @@ def approved_means_both_sides_at_quorum(nominations) -> list[str]:
         if rounds.get(nomination) == round_:
             approvals[nomination][side] += n
     problems = []
+    changes = _quorum_changes(nominations)
     for n in nominations.filter(state__in=[State.APPROVED, State.IN_REVIEW]).select_related(
         "cycle"
     ):
-        at_quorum = all(approvals[n.pk][side] >= n.cycle.quorum(side) for side in Side)
+        quorums = {side: _quorum_when_decided(n, side, changes) for side in Side}
+        at_quorum = all(approvals[n.pk][side] >= quorums[side] for side in Side)
         if n.state == State.APPROVED and not at_quorum:
             problems.append(
                 f"Nomination {n.pk} is approved but round {n.round} has "
                 f"{dict(approvals[n.pk])} approvals against quorums "
-                f"{ {side.value: n.cycle.quorum(side) for side in Side} }."
+                f"{ {side.value: quorum for side, quorum in quorums.items()} }."
             )
         if n.state == State.IN_REVIEW and at_quorum:
             problems.append(
                 f"Nomination {n.pk} is in review with both sides at quorum in round {n.round}."
             )
     return problems
+
+
+_QUORUM_FIELDS = {"marketing_quorum": Side.MARKETING, "sales_quorum": Side.SALES}
+
+
+def _quorum_changes(nominations) -> dict[int, list[tuple]]:
+    """{cycle id: [(when, side, the quorum before)]}, oldest first: a cycle's quorums change
+    mid-review (workflow.services.cycle_update), each change in its settings events."""
+    changes: dict[int, list[tuple]] = defaultdict(list)
+    for cycle_id, when, rows in (
+        CycleEvent.objects.filter(
+            cycle__in=nominations.values("cycle_id"), action=CycleAction.SETTINGS_CHANGED
+        )
+        .order_by("created_at", "pk")
+        .values_list("cycle_id", "created_at", "changes")
+    ):
+        for row in rows:
+            if row["field"] in _QUORUM_FIELDS:
+                changes[cycle_id].append((when, _QUORUM_FIELDS[row["field"]], row["old"]))
+    return changes
+
+
+def _quorum_when_decided(n: Nomination, side: Side, changes) -> int:
+    """A side's quorum in force when `n` was approved (today's for one still in review)."""
+    if n.state == State.APPROVED and n.decided_at is not None:
+        for when, changed, before in changes.get(n.cycle_id, []):
+            if changed == side and when > n.decided_at:
+                return before
+    return n.cycle.quorum(side)
 
 
 def events_follow_the_states(nominations) -> list[str]:

@@ -450,6 +450,11 @@ class CycleEvent(AppendOnlyModel):
     from_state = models.CharField(max_length=10, choices=CycleState.choices, blank=True)
     to_state = models.CharField(max_length=10, choices=CycleState.choices)
     note = models.TextField(blank=True)
+    changes = models.JSONField(
+        default=list,
+        blank=True,
+        help_text='What a settings change changed: [{"field", "tier", "old", "new"}].',
+    )
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
 
     class Meta:

@@ -22,7 +22,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Count, Max
 from django.utils import timezone
 
-from accounts_app.models import Account
+from accounts_app.models import Account, BuyingRole
 from core import hooks
 from core.errors import Conflict, Invalid, NotAllowed
 from core.roles import (
@@ -54,7 +54,7 @@ from workflow.models import (
     TargetAccount,
     Tier,
 )
-from workflow.selectors import open_nomination_for
+from workflow.selectors import open_nomination_for, seats_taken
 
 logger = logging.getLogger(__name__)
 
@@ -491,21 +491,12 @@ def nomination_sign_off(*, nomination: Nomination, by, decision: str, note: str 
             nomination.save()
         _event(nomination, actor=by, action=decision, from_state=from_state, note=note)
 
+        if decision == Decision.APPROVE:
+            # Read the quorums again: one lowered by cycle_update while we waited for the
+            # nomination's lock (it holds them first) must count here.
+            nomination.cycle.refresh_from_db(fields=["marketing_quorum", "sales_quorum"])
         if decision == Decision.APPROVE and _both_sides_agree(nomination):
-            target = _apply_to_list(nomination)
-            # The CRM hears of it in this transaction (crm's outbox; see core.hooks).
-            hooks.target_changed.send(sender=Nomination, target=target, nomination=nomination)
-            nomination.approve()
-            nomination.decided_at = timezone.now()
-            nomination.waiting_since = None
-            nomination.save()
-            _event(
-                nomination,
-                actor=by,
-                action=EventAction.AGREED,
-                from_state=from_state,
-                note="Both sides reached their quorum.",
-            )
+            _agree(nomination, by=by, note="Both sides reached their quorum.")
 
         from workflow import tasks
 
@@ -513,6 +504,21 @@ def nomination_sign_off(*, nomination: Nomination, by, decision: str, note: str 
         # they were told when it was submitted, so nobody is told again here.
         _after_commit(tasks.notify_decision, sign_off.pk)
     return nomination
+
+
+def _agree(nomination: Nomination, *, by, note: str) -> None:
+    """Approve a nomination in review that both sides agree on: change the list (refused with
+    a Conflict if the tier is full), tell the CRM, write the `agreed` event. Called with the
+    nomination locked, by a sign-off and by a quorum lowered in cycle_update."""
+    target = _apply_to_list(nomination)
+    # The CRM hears of it in this transaction (crm's outbox; see core.hooks).
+    hooks.target_changed.send(sender=Nomination, target=target, nomination=nomination)
+    from_state = nomination.state
+    nomination.approve()
+    nomination.decided_at = timezone.now()
+    nomination.waiting_since = None
+    nomination.save()
+    _event(nomination, actor=by, action=EventAction.AGREED, from_state=from_state, note=note)
 
 
 def _capacity_check(cycle: Cycle, tier: int, account: Account) -> None:
@@ -838,6 +844,256 @@ def cycle_set_state(*, cycle: Cycle, state: str, by, reason: str = "") -> Cycle:
         if action == CycleAction.CLOSED:
             hooks.cycle_closed.send(sender=Cycle, cycle=cycle)
     return cycle
+
+
+# Cycle settings ops may change mid-review, with the label their history shows.
+CYCLE_SETTINGS = {
+    "name": "Name",
+    "starts_on": "Starts on",
+    "ends_on": "Ends on",
+    "marketing_quorum": "Marketing quorum",
+    "sales_quorum": "Sales quorum",
+    "proposer_counts": "Proposer's submission counts",
+    "reminder_after_hours": "Reminder after (hours)",
+    "escalate_after_hours": "Escalation after (hours)",
+}
+TIER_SETTINGS = {"capacity": "capacity", "required_roles": "required roles"}
+QUORUMS = ("marketing_quorum", "sales_quorum")
+
+
+def tier_capacity_check(*, cycle: Cycle, number: int, capacity: int) -> None:
+    """A tier's capacity never goes below the accounts already on it. cycle_update checks it
+    under the cycle's lock; the admin's tier form asks it too, to show the error by the field."""
+    used = seats_taken([cycle.pk]).get((cycle.pk, number), 0)
+    if capacity < used:
+        raise Conflict(
+            f"Tier {number} of {cycle.name} has {used} account{'s' if used != 1 else ''} on the "
+            f"list, so its capacity cannot be set below {used} (you asked for {capacity}). "
+            f"Agree their removal or a tier change first.",
+            field="capacity",
+        )
+
+
+def _clean_cycle_settings(changes: dict) -> dict:
+    unknown = sorted(set(changes) - set(CYCLE_SETTINGS))
+    if unknown:
+        raise Invalid(f"These are not settings of a cycle: {', '.join(unknown)}.", field=unknown[0])
+    cleaned = {}
+    for name, value in changes.items():
+        if name == "name":
+            value = single_line(value, field="name", what="The cycle's name")
+            if not value:
+                raise Invalid("Name the cycle, e.g. FY27 H1.", field="name")
+        elif name == "proposer_counts":
+            value = bool(value)
+        elif name in ("starts_on", "ends_on"):
+            if value is None:
+                raise Invalid("Give a date.", field=name)
+        else:
+            try:
+                value = int(value)
+            except (TypeError, ValueError):
+                raise Invalid("Give a whole number.", field=name) from None
+            if value < (1 if name in QUORUMS else 0):
+                raise Invalid(
+                    "A side must give at least one approval."
+                    if name in QUORUMS
+                    else "Give a number of hours of 0 or more.",
+                    field=name,
+                )
+        cleaned[name] = value
+    return cleaned
+
+
+def _clean_tier_settings(tiers: dict) -> dict[int, dict]:
+    cleaned = {}
+    for number, values in tiers.items():
+        try:
+            number = int(number)
+        except (TypeError, ValueError):
+            raise Invalid("The tier must be 1, 2 or 3.", field="tiers") from None
+        if number not in (1, 2, 3):
+            raise Invalid("The tier must be 1, 2 or 3.", field="tiers")
+        unknown = sorted(set(values) - set(TIER_SETTINGS))
+        if unknown:
+            raise Invalid(f"These are not settings of a tier: {', '.join(unknown)}.", field="tiers")
+        tier = {}
+        if "capacity" in values:
+            try:
+                tier["capacity"] = int(values["capacity"])
+            except (TypeError, ValueError):
+                raise Invalid("Give a capacity of 0 or more.", field="capacity") from None
+            if tier["capacity"] < 0:
+                raise Invalid(f"Give Tier {number} a capacity of 0 or more.", field="capacity")
+        if "required_roles" in values:
+            roles = set(values["required_roles"] or [])
+            if roles - set(BuyingRole.values):
+                raise Invalid("Choose buying roles from the list.", field="required_roles")
+            tier["required_roles"] = [r for r in BuyingRole.values if r in roles]  # one order
+        cleaned[number] = tier
+    return cleaned
+
+
+def _shown(value) -> str:
+    if isinstance(value, list):
+        return ", ".join(value) or "none"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    return str(value)
+
+
+def cycle_changes_text(changes: list[dict]) -> str:
+    """A settings event's `changes` as one line: "Sales quorum 2 → 1; Tier 1 capacity 50 → 40"."""
+    return "; ".join(f"{_label(c)} {_shown(c['old'])} → {_shown(c['new'])}" for c in changes)
+
+
+def _label(change: dict) -> str:
+    if change["tier"] is None:
+        return CYCLE_SETTINGS[change["field"]]
+    return f"Tier {change['tier']} {TIER_SETTINGS[change['field']]}"
+
+
+def _jsonable(value):
+    return value.isoformat() if hasattr(value, "isoformat") else value
+
+
+def cycle_update(
+    *,
+    cycle: Cycle,
+    by,
+    tiers: dict[int, dict] | None = None,
+    state: str | None = None,
+    reason: str = "",
+    **changes,
+) -> Cycle:
+    """Change a cycle's settings and its tiers' (ops only), mid-review, with history.
+
+    `changes` are fields of CYCLE_SETTINGS; `tiers` maps a tier's number to its new
+    `capacity` and/or `required_roles`; `state` (with `reason` when reopening) goes through
+    cycle_set_state in the same transaction, before the settings. `reason` is also the note of
+    the settings event.
+
+    1. Locks in the workflow's order, nominations before their cycle (see `_lock` and
+       `_apply_to_list`): when a quorum is given, the cycle's nominations in review, then the
+       cycle. Approvals and capacity changes are thus serialised on the cycle row.
+    2. Refuses a capacity below the accounts already in that tier (`tier_capacity_check`), an
+       escalation sooner than the reminder, a cycle ending before it starts, a name taken.
+    3. Writes one `settings_changed` event naming each field changed, old → new (none if
+       nothing changed).
+    4. A lowered quorum re-evaluates the nominations in review: each one both sides now agree
+       on is approved as the last sign-off would approve it (`_agree`: list, CRM, `agreed`
+       event), the longest waiting first. If the list refuses one (its tier is full), the
+       whole change is refused, as that sign-off would be: raise the capacity in the same
+       change. No nomination is left in review with both sides at quorum. A closed cycle's
+       quorums do not change (its nominations are read-only).
+    """
+    require_ops(by, "change a cycle's settings")
+    changes = _clean_cycle_settings(changes)
+    tier_changes = _clean_tier_settings(tiers or {})
+    reason = bounded(reason, field="reason", what="The reason")
+    with transaction.atomic():
+        in_review = []
+        if any(name in changes for name in QUORUMS):
+            in_review = list(
+                Nomination.objects.select_for_update(no_key=True)
+                .filter(cycle_id=cycle.pk, state=State.IN_REVIEW)
+                .order_by("pk")
+                .values_list("pk", flat=True)
+            )
+        cycle = Cycle.objects.select_for_update(no_key=True).get(pk=cycle.pk)
+        if state is not None and state != cycle.state:
+            cycle = cycle_set_state(cycle=cycle, state=state, by=by, reason=reason)
+
+        if not cycle.is_open and any(
+            name in changes and changes[name] != getattr(cycle, name) for name in QUORUMS
+        ):
+            # Its nominations are read-only: none may be approved by a quorum changed now.
+            raise Conflict(f"{cycle.name} is closed: reopen it before changing its quorums.")
+        before = {name: getattr(cycle, name) for name in changes}
+        for name, value in changes.items():
+            setattr(cycle, name, value)
+        if cycle.ends_on <= cycle.starts_on:
+            raise Invalid("The cycle must end after it starts.", field="ends_on")
+        if cycle.escalate_after_hours < cycle.reminder_after_hours:
+            raise Invalid(
+                "Escalate no sooner than the reminder is sent.", field="escalate_after_hours"
+            )
+        if (
+            "name" in changes
+            and Cycle.objects.filter(name=cycle.name).exclude(pk=cycle.pk).exists()
+        ):
+            raise Conflict(f"A cycle called {cycle.name} already exists.", field="name")
+        record = [
+            {"field": name, "tier": None, "old": _jsonable(old), "new": _jsonable(changes[name])}
+            for name, old in before.items()
+            if old != changes[name]
+        ]
+        if record:
+            cycle.save(update_fields=[c["field"] for c in record])
+
+        existing = {t.number: t for t in Tier.objects.filter(cycle=cycle)}
+        for number, values in sorted(tier_changes.items()):
+            tier = existing.get(number) or Tier(cycle=cycle, number=number, capacity=0)
+            changed = []
+            if "capacity" in values and values["capacity"] != tier.capacity:
+                tier_capacity_check(cycle=cycle, number=number, capacity=values["capacity"])
+                changed.append(("capacity", tier.capacity, values["capacity"]))
+                tier.capacity = values["capacity"]
+            roles = values.get("required_roles")
+            if roles is not None and set(roles) != set(tier.required_roles):
+                changed.append(("required_roles", list(tier.required_roles), roles))
+                tier.required_roles = roles
+            if changed:
+                tier.save()
+                record += [
+                    {"field": name, "tier": number, "old": old, "new": new}
+                    for name, old, new in changed
+                ]
+        if not record:
+            return cycle
+
+        summary = cycle_changes_text(record)
+        lowered = [c["field"] for c in record if c["field"] in QUORUMS and c["new"] < c["old"]]
+        agreed = _now_agreed(cycle, in_review) if lowered else []
+        # The event first: a nomination it approves is decided after the quorum changed.
+        CycleEvent.objects.create(
+            cycle=cycle,
+            actor=by,
+            action=CycleAction.SETTINGS_CHANGED,
+            from_state=cycle.state,
+            to_state=cycle.state,
+            note=" ".join(
+                [reason]
+                + [f"#{n.pk} ({n.account.name}) approved: both sides reach it now." for n in agreed]
+            ).strip(),
+            changes=record,
+        )
+        for nomination in agreed:
+            try:
+                _agree(nomination, by=by, note=f"Both sides reached their quorum ({summary}).")
+            except Conflict as error:
+                raise Conflict(
+                    f"Lowering the quorum would approve #{nomination.pk} "
+                    f"({nomination.account.name}) now, and the list refuses it: {error.message}",
+                    field=lowered[0],
+                ) from None
+    return cycle
+
+
+def _now_agreed(cycle: Cycle, nomination_ids) -> list[Nomination]:
+    """Of the locked nominations in review, those both sides agree on under the cycle's
+    quorums, the longest waiting first."""
+    nominations = (
+        Nomination.objects.filter(pk__in=nomination_ids, state=State.IN_REVIEW)
+        .select_related("account")
+        .order_by("waiting_since", "pk")
+    )
+    agreed = []
+    for nomination in nominations:
+        nomination.cycle = cycle  # the locked row, with the new quorums
+        if _both_sides_agree(nomination):
+            agreed.append(nomination)
+    return agreed
 
 
 # --- People and roles --------------------------------------------------------------------------

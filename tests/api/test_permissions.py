@@ -139,6 +139,19 @@ OPERATIONS = [
         "cycle", "get", lambda w: f"/api/v1/cycles/{w.cycle.pk}/", allowed(200, EVERYONE_SIGNED_IN)
     ),
     Operation(
+        "cycle update",
+        "patch",
+        lambda w: f"/api/v1/cycles/{w.cycle.pk}/",
+        allowed(200, ("ops",)),
+        body=lambda w: {"sales_quorum": 2},
+    ),
+    Operation(
+        "cycle events",
+        "get",
+        lambda w: f"/api/v1/cycles/{w.cycle.pk}/events/",
+        allowed(200, MEMBERS),
+    ),
+    Operation(
         "target accounts",
         "get",
         lambda w: f"/api/v1/cycles/{w.cycle.pk}/target-accounts/",
