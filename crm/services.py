@@ -269,7 +269,7 @@ def _push_chunk(
         logger.warning("CRM push run %s stopped a batch: %s", run.pk, lost)
         outcome.done -= len(send_ids)
         outcome.lost = len(send_ids)
-        return outcome
+        return _too_slow(outcome)
     except Deferred as deferred:
         outbox.settle_deferred(
             token, send_ids, until=deferred.retry_at, message=deferred.message, run_id=run.pk
@@ -369,6 +369,19 @@ def _push_chunk(
             run.pk,
             outcome.lost,
         )
+        return _too_slow(outcome)
+    return outcome
+
+
+def _too_slow(outcome: ChunkOutcome) -> ChunkOutcome:
+    """A worker that lost its lease is too slow (stalled, overloaded): its run stops, and the
+    entries go to other workers (those given back are queued again; the others are taken
+    over when their lease has run out)."""
+    outcome.stop = (
+        f"Stopped: the lease on {outcome.lost} records ran out before this worker had settled "
+        "them (it was too slow); another run delivers them."
+    )
+    outcome.state = SyncState.PARTIAL
     return outcome
 
 
