@@ -333,12 +333,14 @@ CRM_RETRY_BASE_SECONDS = env.float("CRM_RETRY_BASE_SECONDS", default=1.0)
 CRM_RETRY_MAX_SECONDS = env.float("CRM_RETRY_MAX_SECONDS", default=30.0)
 CRM_RETRY_AFTER_MAX_SECONDS = env.float("CRM_RETRY_AFTER_MAX_SECONDS", default=60.0)
 # Retries of one batch stop after this long (the entries come back later), so a batch always ends
-# within its entries' lease and the task's time limit.
+# within its entries' lease and the task's time limit; until then its lease is renewed at each
+# request.
 CRM_BATCH_MAX_SECONDS = env.int("CRM_BATCH_MAX_SECONDS", default=120)
 CRM_DEFER_ON_DAILY_LIMIT_SECONDS = env.int("CRM_DEFER_ON_DAILY_LIMIT_SECONDS", default=3600)
-# The outbox: attempts before an entry goes to the dead letter (failed), the lease a worker
-# holds on the entries it pushes, when the sweeper takes over from the after-commit push, the
-# wait between attempts (doubling), and how long one push task may run before handing over.
+# The outbox: attempts before an entry goes to the dead letter (failed; taking over a dead
+# worker's lease counts one), the lease a worker holds on the entries it pushes, when the
+# sweeper takes over from the after-commit push, the wait between attempts (doubling), and how
+# long one push task may run before handing over.
 CRM_OUTBOX_MAX_ATTEMPTS = env.int("CRM_OUTBOX_MAX_ATTEMPTS", default=8)
 CRM_OUTBOX_LEASE_SECONDS = env.int("CRM_OUTBOX_LEASE_SECONDS", default=300)
 CRM_OUTBOX_SWEEP_AFTER_SECONDS = env.int("CRM_OUTBOX_SWEEP_AFTER_SECONDS", default=60)

@@ -7,16 +7,23 @@ that fails (Redis down), the error is logged and the sweeper delivers the entry 
 Claiming is safe with any number of workers: on PostgreSQL candidates are read with
 `SELECT … FOR UPDATE SKIP LOCKED`, and on every database the claim is a conditional UPDATE that
 only takes entries still claimable, stamping them with a fresh `claim_token` and a lease
-(`claimed_until`). Settling an entry is an UPDATE guarded by that token, so a worker whose lease
-ran out (and whose entries another worker took over) changes nothing. An entry changed again
-while in flight (its `version` moved past `claimed_version`) goes back to pending instead of
-being marked delivered, so the newer state is pushed too.
+(`claimed_until`). Taking over an expired lease counts an attempt, so an entry whose push kills
+its worker every time ends in the dead letter.
+
+The lease fences the worker (`Lease`): before each request it sends, the worker renews its lease
+(or checks it, once its batch is past its limits) in one guarded UPDATE, and stops
+(`LeaseLost`) when any entry is no longer its own. Settling an entry is an UPDATE guarded by the
+token and the lease, so a worker whose lease ran out (and whose entries another worker may
+have taken over) changes nothing. An entry changed again while in flight (its `version` moved
+past `claimed_version`) goes back to pending instead of being marked delivered, so the newer
+state is pushed too. Every entry sent back to pending is queued again after commit.
 """
 
 from __future__ import annotations
 
 import logging
 import random
+import time
 import uuid
 from collections import defaultdict
 from dataclasses import dataclass
@@ -27,14 +34,17 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import (
     Case,
     CharField,
+    Count,
     DateTimeField,
     F,
+    Min,
     PositiveIntegerField,
     Q,
     TextField,
     Value,
     When,
 )
+from django.db.models.functions import Cast, Concat
 from django.utils import timezone
 
 from crm.models import OPEN_OUTBOX_STATES, OutboxChange, OutboxEntry, OutboxState
@@ -145,13 +155,17 @@ def record_cycle(*, cycle_id: int, change: str = OutboxChange.RESYNC) -> int:
     return coalesced + inserted
 
 
-def queue_push(entry_ids: list[int]) -> None:
-    """After commit: queue the push task. Never raises: the change is committed and the
-    sweeper delivers it if the task cannot be queued (Redis down) or fails in-process."""
+def queue_push(entry_ids: list[int], *, at=None) -> None:
+    """After commit: queue the push task (to run at `at` when given). Never raises: the change
+    is committed and the sweeper delivers it if the task cannot be queued (Redis down) or
+    fails in-process."""
     from crm import tasks
 
     try:
-        tasks.push_outbox.delay(entry_ids)
+        if at is None:
+            tasks.push_outbox.delay(entry_ids)
+        else:
+            tasks.push_outbox.apply_async((entry_ids,), eta=at)
     except Exception as error:  # kombu OperationalError, redis errors, an in-process failure
         logger.warning(
             "Could not push CRM outbox entries %s now (%s: %s); the sweeper will deliver them.",
@@ -166,6 +180,16 @@ def _is_broker_error(error: Exception) -> bool:
     from kombu.exceptions import OperationalError
 
     return isinstance(error, OperationalError | ConnectionError | OSError)
+
+
+def _queue_again(ids, *, at=None) -> None:
+    """Entries sent back to pending are pushed again after commit (at `at`, when they are due
+    later), not only when the sweeper next passes."""
+    ids = [int(i) for i in ids]
+    if at is None:
+        transaction.on_commit(lambda: queue_push(ids))
+    else:
+        transaction.on_commit(lambda: queue_push(ids, at=at))
 
 
 # --- claiming ----------------------------------------------------------------------------------
@@ -219,9 +243,10 @@ def claim(
     token = uuid.uuid4()
     lease = now + timedelta(seconds=settings.CRM_OUTBOX_LEASE_SECONDS)
     claimed: list[Claimed] = []
-    for condition, order in (
-        (_expired(now), "claimed_until"),
-        (_due(now, sweep), "next_attempt_at"),
+    _bury_abandoned(now, ids)
+    for condition, order, takeover in (
+        (_expired(now), "claimed_until", True),
+        (_due(now, sweep), "next_attempt_at", False),
     ):
         if len(claimed) >= limit:
             break
@@ -233,20 +258,54 @@ def claim(
                 candidates = candidates.select_for_update(skip_locked=True)
             inner, params = candidates.values("pk")[: limit - len(claimed)].query.sql_with_params()
             table = connection.ops.quote_name(OutboxEntry._meta.db_table)
+            # Taking over an expired lease is an attempt: its worker died or was too slow.
+            attempt = ", attempts = attempts + 1, last_error = %s" if takeover else ""
             with connection.cursor() as cursor:
                 cursor.execute(
                     f"UPDATE {table} SET state = %s, claim_token = %s, claimed_until = %s, "
-                    f"claimed_version = version WHERE id IN ({inner}) RETURNING id, account_id",
+                    f"claimed_version = version{attempt} WHERE id IN ({inner}) "
+                    "RETURNING id, account_id",
                     [
                         OutboxState.IN_FLIGHT,
                         _db_value("claim_token", token),
                         _db_value("claimed_until", lease),
+                        *([ABANDONED] if takeover else []),
                         *params,
                     ],
                 )
                 claimed += [Claimed(pk, account_id) for pk, account_id in cursor.fetchall()]
     claimed.sort(key=lambda c: c.pk)
     return token, claimed
+
+
+ABANDONED = (
+    "The worker pushing it stopped before settling it (its lease ran out): it died, was killed "
+    "or was too slow."
+)
+
+
+def _bury_abandoned(now, ids: list[int] | None) -> int:
+    """Expired leases on their last attempt go to the dead letter instead of being taken over:
+    an entry whose push kills its worker every time must not take every worker down with it."""
+    last = OutboxEntry.objects.filter(
+        _expired(now), attempts__gte=settings.CRM_OUTBOX_MAX_ATTEMPTS - 1
+    )
+    if ids is not None:
+        last = last.filter(pk__in=ids)
+    return last.update(
+        state=OutboxState.FAILED,
+        attempts=F("attempts") + 1,
+        last_error=Concat(
+            Value("Gave up after "),
+            Cast(F("attempts") + 1, CharField()),
+            Value(
+                " attempts: each time, the worker pushing it stopped before settling it (its "
+                "lease ran out). Something in this record may be what stops the worker."
+            ),
+            output_field=TextField(),
+        ),
+        **_RELEASE,
+    )
 
 
 def count_claimable(*, ids: list[int] | None = None, sweep: bool = False, **filters) -> int:
@@ -256,63 +315,116 @@ def count_claimable(*, ids: list[int] | None = None, sweep: bool = False, **filt
     return qs.count()
 
 
-# --- settling ----------------------------------------------------------------------------------
+# --- the lease and settling ---------------------------------------------------------------------
 
 
-def _mine(token: uuid.UUID, ids):
-    return OutboxEntry.objects.filter(claim_token=token, pk__in=list(ids))
+class LeaseLost(Exception):
+    """The entries a worker is pushing are no longer its own: the lease ran out (another worker
+    may have taken them over). It must send nothing more for them, and settle nothing."""
+
+
+def _mine(token: uuid.UUID, ids, now=None):
+    """Entries still held under `token`: claimed with it, and the lease not run out."""
+    return OutboxEntry.objects.filter(
+        claim_token=token, pk__in=list(ids), claimed_until__gte=now or timezone.now()
+    )
+
+
+class Lease:
+    """A worker's hold on the entries of one batch, renewed or checked before each request
+    (crm.adapters.base.Transport calls `hold()`).
+
+    While the batch is within its limits (`renew_until`, a time.monotonic(): the batch's
+    CRM_BATCH_MAX_SECONDS) each hold extends the lease to a full CRM_OUTBOX_LEASE_SECONDS;
+    past them the lease is only checked, so a batch stuck in retries lets go in time.
+    """
+
+    def __init__(self, token: uuid.UUID, ids, *, renew_until: float):
+        self.token = token
+        self.ids = [int(i) for i in ids]
+        self.renew_until = renew_until
+
+    def hold(self) -> float:
+        """One guarded statement; returns the seconds left on the lease, or raises
+        LeaseLost when any of the entries is no longer held."""
+        now = timezone.now()
+        mine = _mine(self.token, self.ids, now)
+        if time.monotonic() < self.renew_until:
+            until = now + timedelta(seconds=settings.CRM_OUTBOX_LEASE_SECONDS)
+            held = mine.update(claimed_until=until)
+        else:
+            found = mine.aggregate(held=Count("pk"), until=Min("claimed_until"))
+            held, until = found["held"], found["until"]
+        if held < len(self.ids):
+            raise LeaseLost(
+                f"The lease on {len(self.ids) - held} of {len(self.ids)} outbox entries ran out; "
+                "another worker pushes them."
+            )
+        return (until - now).total_seconds()
+
+
+def lock_held(token, ids) -> set[int]:
+    """Inside the transaction that settles a batch: those of `ids` still held, locked until
+    commit so that no worker takes them over while what the CRM answered is written."""
+    return set(_mine(token, ids).select_for_update().values_list("pk", flat=True))
 
 
 _RELEASE = {"claim_token": None, "claimed_until": None, "claimed_version": None}
 
 
 def settle_delivered(token, ids, *, backend: str, run_id: int | None) -> int:
-    """Delivered, unless changed again in the meantime: then pending again, due now (the
-    newer state still has to go). One statement; returns how many entries were settled."""
+    """Delivered, unless changed again in the meantime: then pending again, due now and
+    queued again (the newer state still has to go). Two statements, in that order, so that
+    nothing held is left in flight; returns how many entries were settled."""
     if not ids:
         return 0
     now = timezone.now()
-    unchanged = Q(version=F("claimed_version"))
-    return _mine(token, ids).update(
-        state=Case(
-            When(unchanged, then=Value(OutboxState.DELIVERED)),
-            default=Value(OutboxState.PENDING),
-            output_field=CharField(),
-        ),
-        delivered_at=Case(
-            When(unchanged, then=Value(now)),
-            default=F("delivered_at"),
-            output_field=DateTimeField(),
-        ),
-        next_attempt_at=Case(
-            When(unchanged, then=F("next_attempt_at")),
-            default=Value(now),
-            output_field=DateTimeField(),
-        ),
-        last_error=Case(
-            When(unchanged, then=Value("")), default=F("last_error"), output_field=TextField()
-        ),
+    delivered = (
+        _mine(token, ids, now)
+        .filter(version=F("claimed_version"))
+        .update(
+            state=OutboxState.DELIVERED,
+            delivered_at=now,
+            last_error="",
+            backend=backend,
+            last_run_id=run_id,
+            **_RELEASE,
+        )
+    )
+    if delivered == len(ids):
+        return delivered
+    again = _mine(token, ids, now).update(
+        state=OutboxState.PENDING,
+        next_attempt_at=now,
         backend=backend,
         last_run_id=run_id,
         **_RELEASE,
     )
+    if again:
+        _queue_again(ids)
+    return delivered + again
 
 
 def settle_failed(token, errors: dict[int, str], *, backend: str, run_id: int | None) -> None:
     """Refused by the CRM (per record): to the dead letter with the CRM's message, unless the
-    entry changed meanwhile, in which case the new state gets its own chance."""
+    entry changed meanwhile, in which case the new state gets its own chance (queued again)."""
     if not errors:
         return
     now = timezone.now()
-    _mine(token, errors).exclude(version=F("claimed_version")).update(
-        state=OutboxState.PENDING,
-        next_attempt_at=now,
-        attempts=F("attempts") + 1,
-        last_run_id=run_id,
-        **_RELEASE,
-    )
+    if (
+        _mine(token, errors, now)
+        .exclude(version=F("claimed_version"))
+        .update(
+            state=OutboxState.PENDING,
+            next_attempt_at=now,
+            attempts=F("attempts") + 1,
+            last_run_id=run_id,
+            **_RELEASE,
+        )
+    ):
+        _queue_again(errors)
     for entry_id, message in errors.items():
-        _mine(token, [entry_id]).update(
+        _mine(token, [entry_id], now).update(
             state=OutboxState.FAILED,
             attempts=F("attempts") + 1,
             last_error=message[:5000],
@@ -332,8 +444,8 @@ def retry_delay(attempts: int) -> timedelta:
 
 def settle_retry(token, ids, *, message: str, run_id: int | None) -> dict[str, int]:
     """A failure that may pass (timeouts, 5xx, rate limits past every retry): one more
-    attempt counted; pending again after a growing delay, or to the dead letter after
-    CRM_OUTBOX_MAX_ATTEMPTS. Returns {"retry": n, "dead": n}."""
+    attempt counted; pending again after a growing delay (and queued for then), or to the
+    dead letter after CRM_OUTBOX_MAX_ATTEMPTS. Returns {"retry": n, "dead": n}."""
     if not ids:
         return {"retry": 0, "dead": 0}
     now = timezone.now()
@@ -352,42 +464,59 @@ def settle_retry(token, ids, *, message: str, run_id: int | None) -> dict[str, i
                 **_RELEASE,
             )
         else:
-            counts["retry"] += _mine(token, group).update(
+            due = now + retry_delay(attempts)
+            retried = _mine(token, group).update(
                 state=OutboxState.PENDING,
                 attempts=attempts,
                 last_error=message[:5000],
-                next_attempt_at=now + retry_delay(attempts),
+                next_attempt_at=due,
                 last_run_id=run_id,
                 **_RELEASE,
             )
+            if retried:
+                _queue_again(group, at=due)
+            counts["retry"] += retried
     return counts
 
 
 def settle_deferred(token, ids, *, until, message: str, run_id: int | None) -> int:
-    """The CRM's allowance is used up: pending until `until`, no attempt counted."""
+    """The CRM's allowance is used up: pending until `until` (and queued for then), no
+    attempt counted."""
     if not ids:
         return 0
-    return _mine(token, ids).update(
+    deferred = _mine(token, ids).update(
         state=OutboxState.PENDING,
         next_attempt_at=until,
         last_error=message[:5000],
         last_run_id=run_id,
         **_RELEASE,
     )
+    if deferred:
+        _queue_again(ids, at=until)
+    return deferred
 
 
 def release(token, ids) -> int:
-    """Give entries back untouched (a run stopping early): pending, due now."""
+    """Give entries back untouched (a run letting go of them): pending, due now, queued
+    again."""
     if not ids:
         return 0
-    return _mine(token, ids).update(
+    released = _mine(token, ids).update(
         state=OutboxState.PENDING, next_attempt_at=timezone.now(), **_RELEASE
     )
+    if released:
+        _queue_again(ids)
+    return released
 
 
 def revive(ids) -> int:
-    """Dead letters back to pending, their attempts forgotten (ops' retry)."""
+    """Dead letters back to pending, their attempts forgotten, pushed after commit (ops'
+    retry)."""
+    ids = list(ids)
     now = timezone.now()
-    return OutboxEntry.objects.filter(pk__in=list(ids), state=OutboxState.FAILED).update(
+    revived = OutboxEntry.objects.filter(pk__in=ids, state=OutboxState.FAILED).update(
         state=OutboxState.PENDING, attempts=0, next_attempt_at=now, enqueued_at=now
     )
+    if revived:
+        _queue_again(ids)
+    return revived

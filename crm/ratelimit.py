@@ -76,6 +76,15 @@ class Limit:
         return float(max(1, math.floor(spare / 2)))
 
 
+class WaitTooLong(Exception):
+    """The bucket asks for a longer wait than the caller may spend (its lease would run out)."""
+
+    def __init__(self, wait: float, within: float):
+        super().__init__(f"the rate limit asks to wait {wait:.1f} s, more than {within:.1f} s")
+        self.wait = wait
+        self.within = within
+
+
 class LocalBucket:
     """The same reservation bucket for the threads of one process."""
 
@@ -131,12 +140,13 @@ class RateLimiter:
         redis_url: str = "",
         sleep: Callable[[float], None] = time.sleep,
         max_wait: float = 60.0,
+        clock: Callable[[], float] = time.monotonic,
     ):
         self.name = name
         self.limit = limit
         self.sleep = sleep
         self.max_wait = max_wait
-        self.local = LocalBucket(limit)
+        self.local = LocalBucket(limit, clock=clock)
         self.shared: RedisBucket | None = None
         if redis_url:
             import redis
@@ -146,12 +156,12 @@ class RateLimiter:
         self.waited = 0.0
         self._redis_down_until = 0.0
 
-    def _reserve(self, cost: float) -> tuple[bool, float]:
+    def _reserve(self, cost: float, max_wait: float) -> tuple[bool, float]:
         if self.shared is not None and time.monotonic() >= self._redis_down_until:
             from redis.exceptions import RedisError
 
             try:
-                return self.shared.reserve(cost, self.max_wait)
+                return self.shared.reserve(cost, max_wait)
             except (RedisError, OSError) as error:
                 # Try Redis again in a while rather than on every request.
                 self._redis_down_until = time.monotonic() + REDIS_RETRY_SECONDS
@@ -161,19 +171,25 @@ class RateLimiter:
                     error,
                     REDIS_RETRY_SECONDS,
                 )
-        return self.local.reserve(cost, self.max_wait)
+        return self.local.reserve(cost, max_wait)
 
-    def acquire(self, cost: float = 1.0) -> float:
-        """Wait for `cost` tokens; returns the seconds waited."""
+    def acquire(self, cost: float = 1.0, *, within: float | None = None) -> float:
+        """Wait for `cost` tokens; returns the seconds waited. With `within`, a wait longer
+        than that many seconds is refused (WaitTooLong) without taking a token: a pusher's
+        lease bounds how long it may wait."""
         waited = 0.0
         while True:
-            reserved, wait = self._reserve(cost)
+            allowed = self.max_wait if within is None else min(self.max_wait, within - waited)
+            reserved, wait = self._reserve(cost, max(0.0, allowed))
             if reserved:
                 if wait > 0:
                     self.sleep(wait)
                     waited += wait
                 self.waited += waited
                 return waited
+            if within is not None and waited + wait > within:
+                self.waited += waited
+                raise WaitTooLong(waited + wait, within)
             pause = min(wait, self.max_wait)
             self.sleep(pause)
             waited += pause

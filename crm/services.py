@@ -130,6 +130,7 @@ class ChunkOutcome:
     unchanged: int = 0
     failed: int = 0
     retry_later: int = 0
+    lost: int = 0  # entries whose lease ran out before they were settled
     stop: str = ""  # why the run must stop (the CRM deferred us or keeps failing)
     state: str = ""  # the run's state when it stops for that reason
     errors: list = field(default_factory=list)
@@ -254,10 +255,21 @@ def _push_chunk(
     send_ids = [entry_of[r.key].pk for r in records]
     from django.conf import settings
 
-    # (Threads of one run share the adapter: the deadline is the latest batch's, close enough.)
-    adapter.set_deadline(time.monotonic() + settings.CRM_BATCH_MAX_SECONDS)
+    # (Threads of one run share the adapter: the deadline is the latest batch's, close enough;
+    # the lease is each thread's own.)
+    limit = time.monotonic() + settings.CRM_BATCH_MAX_SECONDS
+    adapter.set_deadline(limit)
+    adapter.set_lease(outbox.Lease(token, send_ids, renew_until=limit))
     try:
         results = adapter.push(records)
+    except outbox.LeaseLost as lost:
+        # Too slow: another worker pushes these entries (or will); nothing more is sent,
+        # settled or recorded here. Those still held (a partial takeover) are given back.
+        outbox.release(token, send_ids)
+        logger.warning("CRM push run %s stopped a batch: %s", run.pk, lost)
+        outcome.done -= len(send_ids)
+        outcome.lost = len(send_ids)
+        return _too_slow(outcome)
     except Deferred as deferred:
         outbox.settle_deferred(
             token, send_ids, until=deferred.retry_at, message=deferred.message, run_id=run.pk
@@ -276,58 +288,71 @@ def _push_chunk(
             token, send_ids, message=f"{type(error).__name__}: {error}", run_id=run.pk
         )
         raise
+    finally:
+        adapter.set_lease(None)
 
-    # Keep the CRM's ids first: a clash (the id is linked to another account) fails the record.
-    clashes = _store_crm_ids(
-        id_field,
-        [
-            (record.account_id, result.crm_id)
+    outcome.sent = len(records)
+    with transaction.atomic():  # one commit for what the CRM answered
+        # Only what this worker still holds is settled and recorded: an entry whose lease ran
+        # out during the request may be another worker's now, with a newer payload.
+        held = outbox.lock_held(token, send_ids)
+        kept = [
+            (record, result)
             for record, result in zip(records, results, strict=True)
-            if id_field
-            and result.ok
-            and result.crm_id
-            and result.crm_id != record.payload.get(id_field)
-        ],
-    )
-    delivered: list[int] = []
-    failed: dict[int, str] = {}
-    new_digests: list[DeliveredPayload] = []
-    now = timezone.now()
-    for record, result in zip(records, results, strict=True):
-        entry = entry_of[record.key]
-        if result.ok and record.account_id in clashes:
-            result = RecordResult(
-                key=record.key, ok=False, message=clashes[record.account_id], response=None
-            )
-        if result.ok:
-            delivered.append(entry.pk)
-            outcome.created += int(result.created)
-            outcome.updated += int(not result.created)
-            if adapter.keeps_digests:
-                new_digests.append(
-                    DeliveredPayload(
+            if entry_of[record.key].pk in held
+        ]
+        outcome.lost = len(records) - len(kept)
+        outcome.done -= outcome.lost
+        # Keep the CRM's ids first: a clash (the id is linked to another account) fails the
+        # record.
+        clashes = _store_crm_ids(
+            id_field,
+            [
+                (record.account_id, result.crm_id)
+                for record, result in kept
+                if id_field
+                and result.ok
+                and result.crm_id
+                and result.crm_id != record.payload.get(id_field)
+            ],
+        )
+        delivered: list[int] = []
+        failed: dict[int, str] = {}
+        new_digests: list[DeliveredPayload] = []
+        now = timezone.now()
+        for record, result in kept:
+            entry = entry_of[record.key]
+            if result.ok and record.account_id in clashes:
+                result = RecordResult(
+                    key=record.key, ok=False, message=clashes[record.account_id], response=None
+                )
+            if result.ok:
+                delivered.append(entry.pk)
+                outcome.created += int(result.created)
+                outcome.updated += int(not result.created)
+                if adapter.keeps_digests:
+                    new_digests.append(
+                        DeliveredPayload(
+                            account_id=record.account_id,
+                            backend=backend,
+                            digest=digest_of[record.key],
+                            delivered_at=now,
+                        )
+                    )
+            else:
+                failed[entry.pk] = result.message
+                outcome.errors.append(
+                    SyncRunError(
+                        run=run,
+                        object_type="company" if backend == "hubspot" else "account",
+                        object_key=record.key,
                         account_id=record.account_id,
-                        backend=backend,
-                        digest=digest_of[record.key],
-                        delivered_at=now,
+                        outbox_entry_id=entry.pk,
+                        message=result.message[:5000],
+                        crm_response=_jsonable(result.response),
                     )
                 )
-        else:
-            failed[entry.pk] = result.message
-            outcome.errors.append(
-                SyncRunError(
-                    run=run,
-                    object_type="company" if backend == "hubspot" else "account",
-                    object_key=record.key,
-                    account_id=record.account_id,
-                    outbox_entry_id=entry.pk,
-                    message=result.message[:5000],
-                    crm_response=_jsonable(result.response),
-                )
-            )
-    outcome.sent = len(records)
-    outcome.failed += len(failed)
-    with transaction.atomic():  # one commit for what the CRM answered
+        outcome.failed += len(failed)
         if new_digests:
             DeliveredPayload.objects.bulk_create(
                 new_digests,
@@ -337,6 +362,26 @@ def _push_chunk(
             )
         outbox.settle_delivered(token, delivered, backend=backend, run_id=run.pk)
         outbox.settle_failed(token, failed, backend=backend, run_id=run.pk)
+    if outcome.lost:
+        logger.warning(
+            "CRM push run %s: the lease on %d entries ran out during the request; another "
+            "worker settles them.",
+            run.pk,
+            outcome.lost,
+        )
+        return _too_slow(outcome)
+    return outcome
+
+
+def _too_slow(outcome: ChunkOutcome) -> ChunkOutcome:
+    """A worker that lost its lease is too slow (stalled, overloaded): its run stops, and the
+    entries go to other workers (those given back are queued again; the others are taken
+    over when their lease has run out)."""
+    outcome.stop = (
+        f"Stopped: the lease on {outcome.lost} records ran out before this worker had settled "
+        "them (it was too slow); another run delivers them."
+    )
+    outcome.state = SyncState.PARTIAL
     return outcome
 
 
@@ -407,6 +452,7 @@ class _Drain:
         self.deadline: float | None = None
         self.errors: list[BaseException] = []
         self.last_claimed = 0
+        self.lost = 0  # entries let go because their lease ran out
         # Entries are claimed, read and settled several batches at a time: a few statements
         # per 500 records instead of per 100 (the adapter still sends 100 a request).
         from django.conf import settings
@@ -447,6 +493,7 @@ class _Drain:
             force=self.force,
         )
         with self.lock:
+            self.lost += outcome.lost
             _run_progress(run, outcome, self.adapter.stats.requests)
             if self.progress is not None:
                 self.progress(run)
@@ -566,6 +613,8 @@ def outbox_push(
         "waited_seconds": round(stats.waited_seconds, 2),
         "seconds": round(time.monotonic() - started, 2),
     }
+    if drain.lost:
+        detail["lease_lost"] = drain.lost
     if drain.stop:
         _run_finished(run, state=drain.stop_state, message=drain.stop, detail=detail)
     else:
@@ -699,14 +748,11 @@ def sync_runs_expire_stale() -> int:
 
 def outbox_retry(*, entries, by) -> int:
     """Ops retry dead letters: pending again with their attempts forgotten, pushed after
-    commit. Returns how many were revived."""
+    commit (outbox.revive queues them). Returns how many were revived."""
     require_ops(by, "retry CRM deliveries")
     ids = [e.pk if isinstance(e, OutboxEntry) else int(e) for e in entries]
     with transaction.atomic():
-        revived = outbox.revive(ids)
-        if revived:
-            transaction.on_commit(lambda: outbox.queue_push(ids))
-    return revived
+        return outbox.revive(ids)
 
 
 def sync_run_retry(*, run: SyncRun, by) -> int:

@@ -16,6 +16,13 @@ raises instead:
 The transport retries only idempotent requests (upserts by key, updates by id, reads, signed
 webhook deliveries of full state): Retry-After when the CRM gives it, exponential backoff with
 jitter otherwise. Every request first takes a token from the CRM's shared bucket.
+
+During a push the transport carries the worker's lease on the entries it sends
+(`Adapter.set_lease`, a crm.outbox.Lease): right before each request, first try or retry, the
+lease is renewed or checked in the database, and a worker that lost it sends nothing more
+(crm.outbox.LeaseLost). Waits before a request (the bucket, backoff) take at most half the time
+left on the lease, and the request's own timeouts are cut to fit in what is left, so that a
+request that leaves ends (answered or timed out) while the lease still holds.
 """
 
 from __future__ import annotations
@@ -32,7 +39,7 @@ from typing import Any
 import httpx
 from django.utils import timezone
 
-from crm.ratelimit import RateLimiter
+from crm.ratelimit import RateLimiter, WaitTooLong
 
 
 @dataclass
@@ -126,6 +133,10 @@ def retry_after_seconds(response: httpx.Response) -> float | None:
     return max(0.0, (moment - timezone.now()).total_seconds())
 
 
+# A request is not sent with less time than this for each of its phases (connect, write, read).
+MIN_REQUEST_SECONDS = 0.1
+
+
 class Transport:
     """httpx with the shared rate limit and the retry rules. One per adapter, reused."""
 
@@ -153,16 +164,69 @@ class Transport:
         self.stats = TransportStats()
         self._lock = threading.Lock()  # several threads of one push share a transport
         self.deadline: float | None = None  # time.monotonic() by which a batch must be done
+        self.timeout = float(timeout)
+        self._local = threading.local()  # each thread of a push holds its own lease
+
+    @property
+    def lease(self):
+        """What this thread is sending under: an object whose `hold()` renews or checks the
+        lease and returns the seconds left on it (raising when it is lost), or None."""
+        return getattr(self._local, "lease", None)
+
+    @lease.setter
+    def lease(self, value) -> None:
+        self._local.lease = value
 
     def close(self) -> None:
         self.client.close()
+
+    def _lease_left(self) -> float | None:
+        lease = self.lease
+        return None if lease is None else lease.hold()
+
+    def _out_of_lease(self, what: str, left: float, last: str) -> TransientError:
+        return TransientError(
+            f"Out of time for this batch: {what}, and {left:.0f} s are left on its lease; "
+            f"last answer {last}"
+        )
 
     def _wait(self, seconds: float, last: str) -> None:
         if self.deadline is not None and time.monotonic() + seconds > self.deadline:
             # A batch must finish well within its entries' lease and the task's time limit.
             raise TransientError(f"Out of time for this batch; last answer {last}")
+        left = self._lease_left()
+        if left is not None and seconds > left / 2:
+            raise self._out_of_lease(f"a retry would wait {seconds:.1f} s", left, last)
         self.stats.waited_seconds += seconds
         self.sleep(seconds)
+
+    def _take_tokens(self, limiters: Iterable[RateLimiter], last: str):
+        """Wait for the rate limits, within half of what is left on the lease, then make sure
+        the lease is still ours right before the request leaves. Returns the request's
+        timeout: the client's own, cut to fit in the lease (connect, write and read)."""
+        left = self._lease_left()
+        waited = 0.0
+        for bucket in (self.limiter, *limiters):
+            if bucket is None:
+                continue
+            within = None if left is None else max(0.0, left / 2 - waited)
+            try:
+                waited += bucket.acquire(within=within)
+            except WaitTooLong as too_long:
+                self.stats.waited_seconds += waited
+                raise self._out_of_lease(
+                    f"the rate limit asks to wait {too_long.wait:.1f} s", left or 0.0, last
+                ) from None
+        self.stats.waited_seconds += waited
+        if left is None:
+            return httpx.USE_CLIENT_DEFAULT
+        if waited > 0:
+            # The wait may have lasted longer than asked (a stalled process): check again.
+            left = self._lease_left()
+        timeout = min(self.timeout, left / 3)
+        if timeout < MIN_REQUEST_SECONDS:
+            raise self._out_of_lease("too little to send a request", left, last)
+        return timeout
 
     def request(
         self,
@@ -185,9 +249,7 @@ class Transport:
         refreshed = False
         attempt = 0
         while attempt < policy.max_tries:
-            for bucket in (self.limiter, *limiters):
-                if bucket is not None:
-                    self.stats.waited_seconds += bucket.acquire()
+            timeout = self._take_tokens(limiters, last)
             headers = dict(kwargs.pop("headers", None) or {})
             if sign is not None:
                 headers.update(sign(content or b""))
@@ -196,7 +258,7 @@ class Transport:
                 self.stats.writes += int(write)
             try:
                 response = self.client.request(
-                    method, url, content=content, headers=headers, **kwargs
+                    method, url, content=content, headers=headers, timeout=timeout, **kwargs
                 )
             except httpx.TransportError as error:  # timeouts, refused or reset connections
                 self.stats.network_errors += 1
@@ -290,6 +352,11 @@ class Adapter:
         """Retries stop (TransientError) rather than wait past `at` (time.monotonic())."""
         if self.transport is not None:
             self.transport.deadline = at
+
+    def set_lease(self, lease) -> None:
+        """Requests of this thread are sent under `lease` (crm.outbox.Lease; None: no lease)."""
+        if self.transport is not None:
+            self.transport.lease = lease
 
     def plan(self, *, records_without_crm_id: int) -> None:
         """Told once per run how many accounts have no CRM id yet (to choose how to match)."""
