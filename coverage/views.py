@@ -12,6 +12,7 @@ from django.views.decorators.http import require_POST
 from django_tables2 import RequestConfig
 
 from core.errors import DomainError
+from core.web import member_required
 from coverage import services
 from coverage.charts import CHARTS, chart_svgs
 from coverage.dashboard import (
@@ -26,7 +27,6 @@ from coverage.models import Gap, Stage
 from coverage.selectors import snapshot_latest, snapshot_rows
 from coverage.tables import AccountCoverageTable
 from workflow.models import Cycle, CycleState
-from workflow.views import member_required
 
 MY_ACTIONS_SHOWN = 15
 # The site's page size: a page is rendered cell by cell, so it stays small.

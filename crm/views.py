@@ -19,11 +19,11 @@ from django.views.decorators.http import require_GET, require_POST
 from core.errors import DomainError
 from core.ids import parse_id
 from core.roles import is_ops
+from core.web import member_required
 from crm import selectors, services, webhooks
 from crm.adapters import ConfigurationError, backend_name
 from crm.models import FINISHED_SYNC_STATES, OutboxEntry, OutboxState, SyncKind, SyncRun
 from crm.pull import services as pull_services
-from workflow.views import member_required
 
 RUNS_PER_PAGE = 25
 ERRORS_PER_PAGE = 50
