@@ -37,7 +37,6 @@ from workflow.models import (
     Nomination,
     NominationKind,
     State,
-    TargetAccount,
 )
 
 User = get_user_model()
@@ -601,8 +600,8 @@ def versions(request, pk):
             "cycle": cycle,
             "versions": rows,
             "form": form,
-            "can_publish": is_ops(request.user) or request.user.is_superuser,
-            "on_list": TargetAccount.objects.filter(cycle=cycle, removed_at__isnull=True).count(),
+            "can_publish": is_ops(request.user),
+            "on_list": sum(selectors.seats_taken([cycle.pk]).values()),
         },
         status=status,
     )
