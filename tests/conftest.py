@@ -30,6 +30,34 @@ def _eager_celery(settings):
 
 
 @pytest.fixture
+def broker_down():
+    """Redis is down: tasks are published to a broker that refuses the connection, and kombu
+    raises its OperationalError as it does in production. The broker is outside Accord; this
+    changes Celery's configuration, never Accord's code."""
+    from config.celery import app
+
+    down = {
+        "task_always_eager": False,
+        "broker_url": "redis://127.0.0.1:9/0",  # the discard port: nothing listens there
+        "broker_transport_options": {"max_retries": 0},
+        "task_publish_retry": False,
+        "task_publish_retry_policy": {"max_retries": 0},
+    }
+    before = {name: app.conf.get(name) for name in down}
+    app.conf.update(down)
+    _forget_broker_connections(app)
+    yield
+    app.conf.update(before)
+    _forget_broker_connections(app)
+
+
+def _forget_broker_connections(app) -> None:
+    # The next publish builds its connection from the configuration now in force.
+    app._pool = None
+    app.amqp._producer_pool = None
+
+
+@pytest.fixture
 def the_cycle(db):
     return cycle()
 
