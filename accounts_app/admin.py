@@ -11,7 +11,6 @@ import its valid rows only; the import runs in a task too. The export is django-
 from django import forms
 from django.conf import settings
 from django.contrib import admin
-from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.http import Http404, HttpResponseBadRequest, JsonResponse
@@ -52,16 +51,15 @@ from accounts_app.scoring import validate_criteria
 from accounts_app.services import (
     ACCOUNT_FIELDS,
     account_create,
+    account_crm_ids_check,
     account_update,
     icp_version_create,
     icp_version_submit,
 )
 from core.admin import ServiceErrorsMixin, ViewOnlyInline, ViewOnlyMixin, run_for_each
 from core.errors import DomainError, Invalid
-from core.roles import Side
+from core.roles import Side, people_on_side
 from core.text import single_line
-
-User = get_user_model()
 
 get_only = method_decorator(require_GET)
 post_only = method_decorator(require_POST)
@@ -138,6 +136,15 @@ class AccountAdminForm(forms.ModelForm):
         except Invalid as error:
             raise ValidationError(error.message) from None
 
+    def clean(self):
+        # The service's own check and message, before Django's generic "Constraint … is violated".
+        cleaned = super().clean()
+        try:
+            account_crm_ids_check(cleaned, account=self.instance if self.instance.pk else None)
+        except DomainError as error:
+            self.add_error(error.field, error.message)
+        return cleaned
+
 
 def _roles(contact) -> str:
     # Reads the prefetched roles: a list page costs the same queries for any number of rows.
@@ -198,11 +205,7 @@ class AccountAdmin(ServiceErrorsMixin, ExportMixin, admin.ModelAdmin):
         sides = {"sales_owner": Side.SALES, "marketing_owner": Side.MARKETING}
         if db_field.name in sides:
             side = sides[db_field.name]
-            kwargs["queryset"] = (
-                User.objects.filter(is_active=True, groups__name=side.value)
-                .exclude(groups__name=side.other.value)
-                .order_by("username")
-            )
+            kwargs["queryset"] = people_on_side(side).order_by("username")
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
     def save_model(self, request, obj, form, change):

@@ -14,6 +14,11 @@ class Source(models.TextChoices):
     CRM = "crm", "CRM"
 
 
+# Which of an account's fields holds its id in each CRM. Each id belongs to one account at most
+# (a unique constraint; accounts_app.services.account_crm_ids_check says which account has it).
+CRM_ID_FIELDS = {"hubspot": "hubspot_company_id", "salesforce": "salesforce_account_id"}
+
+
 class Account(models.Model):
     """A company. `domain` is stored normalised (see accounts_app.domains.normalise_domain)."""
 

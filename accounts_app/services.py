@@ -8,6 +8,7 @@ from django.utils import timezone
 from accounts_app.countries import country_code
 from accounts_app.domains import normalise_domain
 from accounts_app.models import (
+    CRM_ID_FIELDS,
     Account,
     Activity,
     ActivityKind,
@@ -77,6 +78,21 @@ def _clean_fields(fields: dict) -> dict:
     return cleaned
 
 
+def account_crm_ids_check(fields: dict, *, account: Account | None = None) -> None:
+    """A CRM id belongs to one account (a database constraint): refuse one another account has,
+    saying which. The one check for the web form, the admin and the API."""
+    for field in CRM_ID_FIELDS.values():
+        value = fields.get(field)
+        if not value:
+            continue
+        holders = Account.objects.filter(**{field: value})
+        if account is not None:
+            holders = holders.exclude(pk=account.pk)
+        holder = holders.first()
+        if holder is not None:
+            raise Conflict(f"{holder.name} ({holder.domain}) already has this id.", field=field)
+
+
 def account_create(
     *, name: str, domain: str, by=None, source: str = Source.MANUAL, icp=None, **fields
 ) -> Account:
@@ -91,6 +107,7 @@ def account_create(
     existing = Account.objects.filter(domain=domain).first()
     if existing:
         raise Conflict(f"{existing.name} already uses the domain {domain}.", field="domain")
+    account_crm_ids_check(fields)
     icp = icp if icp is not None else effective_icp()
     if icp is not None:
         account.fit_score = fit_score(icp.criteria, account)
@@ -98,6 +115,8 @@ def account_create(
         with transaction.atomic():
             account.save()
     except IntegrityError:
+        # Another account took the domain or a CRM id meanwhile: say which.
+        account_crm_ids_check(fields)
         raise Conflict(
             f"Another account already uses the domain {domain}.", field="domain"
         ) from None
@@ -114,6 +133,7 @@ def account_update(*, account: Account, by, **fields) -> Account:
                     f"Another account already uses the domain {fields_domain}.", field="domain"
                 )
             account.domain = fields_domain
+    account_crm_ids_check(fields, account=account)
     for key, value in _clean_fields(fields).items():
         setattr(account, key, value)
     icp = effective_icp()
@@ -188,7 +208,7 @@ def require_activity_writer(by) -> None:
     token's user, a person running a script), may write activities."""
     if by is None or not by.is_authenticated:
         raise NotAllowed("Sign in to write activities.")
-    if not (is_ops(by) or by.is_superuser or by.has_perm(ACTIVITY_WRITE_PERMISSION)):
+    if not (is_ops(by) or by.has_perm(ACTIVITY_WRITE_PERMISSION)):
         raise NotAllowed(
             "Writing activities needs the right to add activities: revenue operations grant "
             "it (permission accounts_app.add_activity) to an integration token's user or a "

@@ -1,5 +1,7 @@
 """Account pages and the ideal customer profile page. Reads only, plus the ICP sign-off, which
-calls accounts_app.services.icp_sign_off."""
+calls accounts_app.services.icp_sign_off. What an account is in the planning cycles (its
+nominations, its places on the lists) is added to its page by workflow, through
+core.hooks.account_page: accounts_app never imports workflow."""
 
 from datetime import timedelta
 
@@ -13,18 +15,16 @@ from accounts_app.forms import AccountSearchForm, IcpSignOffForm
 from accounts_app.models import (
     Account,
     BuyingRole,
-    ContactRole,
     IcpState,
     IcpVersion,
     OpportunityStatus,
 )
 from accounts_app.services import icp_sign_off as icp_sign_off_service
+from core import hooks
 from core.agreement_views import agreement_rows
 from core.errors import DomainError
 from core.roles import side_of
-from workflow.forms import show_domain_error
-from workflow.models import Cycle, CycleState, Nomination, TargetAccount, Tier
-from workflow.views import member_required, paginate
+from core.web import member_required, paginate, show_domain_error
 
 # Contacts are listed in the order a seller reads a buying committee.
 ROLE_ORDER = [role.value for role in BuyingRole]
@@ -32,49 +32,6 @@ ROLE_ORDER = [role.value for role in BuyingRole]
 # The engagement timeline is bounded: the recent past, and no more than a page of it.
 TIMELINE_DAYS = 90
 TIMELINE_ITEMS = 50
-
-
-def _committees(account, memberships) -> list[dict]:
-    """For each open cycle the account is on: the roles its tier requires, each with the
-    contacts holding it (ContactRole rows; a contact may hold several), covered or missing.
-    Two queries however many cycles, roles or contacts."""
-    current = [t for t in memberships if t.removed_at is None and t.cycle.is_open]
-    if not current:
-        return []
-    required = {
-        (tier.cycle_id, tier.number): tier.required_roles
-        for tier in Tier.objects.filter(cycle_id__in=[t.cycle_id for t in current])
-    }
-    holders: dict[str, list] = {}
-    for held in (
-        ContactRole.objects.filter(contact__account=account)
-        .select_related("contact")
-        .order_by("contact__last_name", "contact__first_name", "pk")
-    ):
-        holders.setdefault(held.role, []).append(held.contact)
-    committees = []
-    for target in current:
-        roles = [
-            {
-                "role": role,
-                "label": BuyingRole(role).label if role in BuyingRole.values else role,
-                "contacts": holders.get(role, []),
-            }
-            for role in required.get((target.cycle_id, target.tier), [])
-        ]
-        committees.append(
-            {
-                "target": target,
-                "roles": roles,
-                "covered": sum(1 for r in roles if r["contacts"]),
-                "others": [
-                    {"label": BuyingRole(role).label, "contacts": people}
-                    for role, people in holders.items()
-                    if role not in {r["role"] for r in roles} and role in BuyingRole.values
-                ],
-            }
-        )
-    return committees
 
 
 @member_required
@@ -112,38 +69,20 @@ def account_detail(request, pk):
     since = timezone.now() - timedelta(days=TIMELINE_DAYS)
     activities = account.activities.filter(occurred_at__gte=since).select_related("contact")
     activities = list(activities.order_by("-occurred_at", "-pk")[:TIMELINE_ITEMS])
-    nominations = (
-        Nomination.objects.filter(account=account)
-        .select_related("cycle", "proposer")
-        .order_by("-created_at")
-    )
-    memberships = list(
-        TargetAccount.objects.filter(account=account)
-        .select_related("cycle", "sales_owner", "marketing_owner")
-        .order_by("-added_at")
-    )
-    return render(
-        request,
-        "accounts_app/account_detail.html",
-        {
-            "account": account,
-            "contact_groups": groups,
-            "contact_count": len(contacts),
-            "opportunities": opportunities,
-            "pipeline": sum((o.amount or 0) for o in opportunities),
-            "activities": activities,
-            "timeline_days": TIMELINE_DAYS,
-            "timeline_items": TIMELINE_ITEMS,
-            "committees": _committees(account, memberships),
-            "nominations": nominations,
-            "memberships": memberships,
-            "nominate_in": (
-                Cycle.objects.exclude(state=CycleState.CLOSED).order_by("-starts_on")
-                if side_of(request.user) is not None
-                else []
-            ),
-        },
-    )
+    context = {
+        "account": account,
+        "contact_groups": groups,
+        "contact_count": len(contacts),
+        "opportunities": opportunities,
+        "pipeline": sum((o.amount or 0) for o in opportunities),
+        "activities": activities,
+        "timeline_days": TIMELINE_DAYS,
+        "timeline_items": TIMELINE_ITEMS,
+    }
+    # The account in the planning cycles (workflow, a higher app) is added by that app.
+    for _, extra in hooks.account_page.send(sender=Account, account=account, viewer=request.user):
+        context.update(extra)
+    return render(request, "accounts_app/account_detail.html", context)
 
 
 # Ideal customer profile ----------------------------------------------------------------------

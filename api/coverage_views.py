@@ -10,10 +10,11 @@ from rest_framework.response import Response
 
 from accounts_app.models import BuyingRole
 from api.permissions import IsMemberOrIntegrationReadOnly
-from api.serializers import MAX_INT, TIER_CHOICES, AccountBriefOutput
+from api.serializers import TIER_CHOICES, AccountBriefOutput
 from api.views import LIST_ERRORS, READ_ERRORS, ApiView, _responses
 from core.roles import Side
 from coverage import selectors
+from coverage.filters import CoverageAccountQuery
 from coverage.models import METRIC_FIELDS, AccountCoverage, Gap, Snapshot, Stage, gap_field
 from workflow.models import Cycle
 
@@ -246,18 +247,6 @@ def coverage_row_representations(rows) -> list[dict]:
         }
         for row in rows
     ]
-
-
-class CoverageAccountQuery(serializers.Serializer):
-    tier = serializers.ChoiceField(choices=TIER_CHOICES, required=False)
-    sales_owner = serializers.IntegerField(
-        min_value=1, max_value=MAX_INT, required=False, help_text="A sales owner's user id."
-    )
-    marketing_owner = serializers.IntegerField(
-        min_value=1, max_value=MAX_INT, required=False, help_text="A marketing owner's user id."
-    )
-    stage = serializers.ChoiceField(choices=Stage.choices, required=False)
-    gap = serializers.ChoiceField(choices=Gap.choices, required=False, help_text="Has this gap.")
 
 
 # --- views -------------------------------------------------------------------------------------

@@ -61,8 +61,5 @@ class IsOps(permissions.BasePermission):
     def has_permission(self, request, view) -> bool:
         user = request.user
         return bool(
-            user
-            and user.is_authenticated
-            and not is_service_account(user)
-            and (is_ops(user) or user.is_superuser)
+            user and user.is_authenticated and not is_service_account(user) and is_ops(user)
         )

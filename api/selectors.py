@@ -26,15 +26,6 @@ def accounts_list() -> QuerySet[Account]:
     return Account.objects.select_related("sales_owner", "marketing_owner").order_by("name", "pk")
 
 
-def account_with_crm_id(field: str, value: str | None, *, exclude=None) -> Account | None:
-    if not value:
-        return None
-    holders = Account.objects.filter(**{field: value})
-    if exclude is not None:
-        holders = holders.exclude(pk=exclude.pk)
-    return holders.first()
-
-
 def cycles_list() -> QuerySet[Cycle]:
     return Cycle.objects.prefetch_related("tiers").order_by("-starts_on", "pk")
 

@@ -11,6 +11,7 @@ from rest_framework import serializers
 
 from accounts_app.models import Account, ActivityKind, BuyingRole
 from accounts_app.services import ACTIVITIES_PER_REQUEST
+from core.ids import MAX_INT
 from core.roles import Side
 from core.text import MAX_TEXT
 from workflow.models import (
@@ -32,7 +33,6 @@ from workflow.models import (
 
 User = get_user_model()
 
-MAX_INT = 2_147_483_647  # PositiveIntegerField's upper bound on every database Django supports
 MAX_SMALL_INT = 32_767
 MAX_ID = 2**63 - 1
 TIER_CHOICES = [(n, f"Tier {n}") for n in TIERS]

@@ -65,7 +65,7 @@ from api.serializers import (
     WithdrawInput,
     target_account_representations,
 )
-from core.errors import Conflict, Invalid
+from core.errors import Invalid
 from core.roles import is_approver, is_ops, side_of
 from workflow import services as workflow_services
 from workflow.models import Cycle
@@ -183,7 +183,7 @@ class MeView(ApiView):
                     "email": user.email,
                     "side": side_of(user),
                     "is_approver": is_approver(user),
-                    "is_ops": is_ops(user) or user.is_superuser,
+                    "is_ops": is_ops(user),
                     "is_service_account": is_service_account(user),
                 }
             ).data
@@ -191,14 +191,6 @@ class MeView(ApiView):
 
 
 # --- Accounts ----------------------------------------------------------------------------------
-
-
-def _check_crm_ids_free(data: dict, *, account: Account | None = None) -> None:
-    """A CRM id belongs to one account (a database constraint); say which one has it."""
-    for field in ("hubspot_company_id", "salesforce_account_id"):
-        holder = selectors.account_with_crm_id(field, data.get(field), exclude=account)
-        if holder is not None:
-            raise Conflict(f"{holder.name} ({holder.domain}) already has this id.", field=field)
 
 
 class AccountListView(ApiView):
@@ -225,7 +217,6 @@ class AccountListView(ApiView):
     @idempotent
     def post(self, request):
         data = dict(_input(AccountCreateInput, request))
-        _check_crm_ids_free(data)
         account = account_services.account_create(
             name=data.pop("name"), domain=data.pop("domain"), by=request.user, **data
         )
@@ -260,7 +251,6 @@ class AccountDetailView(ApiView):
         data = _input(AccountUpdateInput, request)
         if data.get("parent") is not None and data["parent"].pk == account.pk:
             raise Invalid("An account cannot be its own parent.", field="parent")
-        _check_crm_ids_free(data, account=account)
         account_services.account_update(account=account, by=request.user, **data)
         return Response(AccountOutput(self._account(pk)).data)
 

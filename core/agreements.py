@@ -62,7 +62,7 @@ def agreed_version_submit(*, version: AgreedVersion, by) -> AgreedVersion:
     approver of a side, counts as that side's approval (like a nomination's proposer)."""
     with transaction.atomic():
         version = _lock(version)
-        if version.proposed_by_id != by.pk and not (is_ops(by) or by.is_superuser):
+        if version.proposed_by_id != by.pk and not is_ops(by):
             raise NotAllowed(f"Only the person who drafted this {version.noun} can submit it.")
         if version.state != AgreementState.DRAFT:
             raise Conflict(

@@ -13,6 +13,12 @@ And one that is sent after the fact, outside the sender's transactions:
 - pull_finished(state, more_to_pull): a CRM pull (crm.pull.services.pull) finished, in state
   succeeded, partial or failed; `more_to_pull` when another task carries it on. coverage
   snapshots the active cycles on it; crm does not know who listens.
+
+And one a page sends to be completed by the apps above it:
+
+- account_page(account, viewer): accounts_app's account page asks what the higher apps know
+  of the account (workflow: its nominations and places on the lists); each receiver returns a
+  dict added to the page's context.
 """
 
 from django.dispatch import Signal
@@ -21,3 +27,4 @@ target_changed = Signal()
 accounts_changed = Signal()
 cycle_closed = Signal()
 pull_finished = Signal()
+account_page = Signal()

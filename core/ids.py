@@ -5,6 +5,7 @@ A larger number (`/api/v1/cycles/99999999999999999999/`) matches no row, so it i
 """
 
 MAX_ID = 2**63 - 1  # a 64-bit signed integer column, the widest primary key Django creates
+MAX_INT = 2_147_483_647  # an integer column's upper bound on every database Django supports
 
 
 def parse_id(value) -> int | None:

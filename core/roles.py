@@ -53,13 +53,30 @@ def is_on_side(user, side: Side | str) -> bool:
     return bool(user is not None and user.is_active) and side_of(user) == Side(side)
 
 
+def people_on_side(side: Side | str):
+    """is_on_side as a query: the active members of `side` who are not also of the other (for
+    the owner pickers and the approvers to tell)."""
+    from django.contrib.auth import get_user_model
+
+    side = Side(side)
+    return (
+        get_user_model()
+        .objects.filter(is_active=True, groups__name=side.value)
+        .exclude(groups__name=side.other.value)
+    )
+
+
 def is_ops(user) -> bool:
-    return bool(user and user.is_authenticated and OPS_GROUP in _group_names(user))
+    """Revenue operations: an active member of the `ops` group, or a superuser. The one test of
+    "may this person do what ops do", for services, pages, the admin and the API alike."""
+    if user is None or not user.is_authenticated or not user.is_active:
+        return False
+    return user.is_superuser or OPS_GROUP in _group_names(user)
 
 
 def is_member(user) -> bool:
     """Signed in and either on a side or in ops: may see the shared list."""
-    return side_of(user) is not None or is_ops(user) or bool(user and user.is_superuser)
+    return side_of(user) is not None or is_ops(user)
 
 
 def is_approver(user) -> bool:
@@ -90,5 +107,5 @@ def require_approver(user, action: str) -> Side:
 
 
 def require_ops(user, action: str) -> None:
-    if not (is_ops(user) or user.is_superuser):
+    if not is_ops(user):
         raise NotAllowed(f"Only revenue operations can {action}.")

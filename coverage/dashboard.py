@@ -75,19 +75,13 @@ def _any_gap(codes) -> Q:
     return q
 
 
-def acts_for_ops(user) -> bool:
-    """Revenue operations, or a superuser standing in for them: they assign owners and may ask
-    for a snapshot."""
-    return is_ops(user) or bool(user.is_superuser)
-
-
 def needs_action_q(user) -> Q:
     """The rows `user` must act on: their accounts as sales owner with a sales gap, as
     marketing owner with a marketing gap, and, for revenue operations, every account missing
     an owner. Used by the dashboard's list and the table's "needs my action" filter alike."""
     q = Q(sales_owner_id=user.pk) & _any_gap(SALES_GAPS)
     q |= Q(marketing_owner_id=user.pk) & _any_gap(MARKETING_GAPS)
-    if acts_for_ops(user):
+    if is_ops(user):
         q |= _any_gap(OPS_GAPS)
     return q
 
@@ -128,7 +122,7 @@ def gap_reasons(row: AccountCoverage, settings: dict, *, user=None) -> list[dict
             mine |= set(SALES_GAPS)
         if row.marketing_owner_id == user.pk:
             mine |= set(MARKETING_GAPS)
-        if acts_for_ops(user):
+        if is_ops(user):
             mine |= set(OPS_GAPS)
     reasons = []
     for code in row.gaps:

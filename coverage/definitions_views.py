@@ -11,10 +11,9 @@ from core.agreement_views import agreement_rows
 from core.errors import DomainError
 from core.models import AgreementState
 from core.roles import side_of
+from core.web import member_required, show_domain_error
 from coverage import definitions, services
 from coverage.models import DefinitionsVersion
-from workflow.forms import show_domain_error
-from workflow.views import member_required
 
 
 def _render(request, *, status=200, bound_for=None, form=None):

@@ -6,10 +6,10 @@ from django.shortcuts import get_object_or_404
 from django.utils import timezone
 from django.views.decorators.http import require_GET
 
-from api.coverage_views import CoverageAccountQuery
+from core.web import member_required
 from coverage import exports, selectors
+from coverage.filters import CoverageAccountQuery
 from workflow.models import Cycle
-from workflow.views import member_required
 
 
 def _csv(chunks, name: str) -> StreamingHttpResponse:

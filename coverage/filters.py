@@ -3,10 +3,14 @@ snapshot's stored aggregates, so the form costs no query however many people the
 
 import django_filters
 from django.db.models import Q
+from rest_framework import serializers
 
+from core.ids import MAX_INT
 from coverage.dashboard import ENGAGED_OR_FURTHER, needs_action_q
 from coverage.models import AccountCoverage, Gap, Snapshot, Stage, gap_field
 from workflow.models import TIERS
+
+TIER_CHOICES = [(n, f"Tier {n}") for n in TIERS]
 
 
 def _owner_choices(snapshot: Snapshot, side: str) -> list[tuple[str, str]]:
@@ -16,7 +20,7 @@ def _owner_choices(snapshot: Snapshot, side: str) -> list[tuple[str, str]]:
 
 class AccountCoverageFilter(django_filters.FilterSet):
     q = django_filters.CharFilter(method="filter_q", label="Search")
-    tier = django_filters.ChoiceFilter(choices=[(n, f"Tier {n}") for n in TIERS])
+    tier = django_filters.ChoiceFilter(choices=TIER_CHOICES)
     stage = django_filters.ChoiceFilter(choices=Stage.choices)
     gap = django_filters.ChoiceFilter(label="Gap", choices=Gap.choices, method="filter_gap")
     sales_owner = django_filters.ChoiceFilter(field_name="sales_owner_id", label="Sales owner")
@@ -80,3 +84,18 @@ class AccountCoverageFilter(django_filters.FilterSet):
 
     def filter_action(self, queryset, name, value):
         return queryset.filter(needs_action_q(self.user))
+
+
+class CoverageAccountQuery(serializers.Serializer):
+    """The filters of `GET /api/v1/cycles/{id}/coverage/accounts/` and of its CSV download,
+    with the same rules."""
+
+    tier = serializers.ChoiceField(choices=TIER_CHOICES, required=False)
+    sales_owner = serializers.IntegerField(
+        min_value=1, max_value=MAX_INT, required=False, help_text="A sales owner's user id."
+    )
+    marketing_owner = serializers.IntegerField(
+        min_value=1, max_value=MAX_INT, required=False, help_text="A marketing owner's user id."
+    )
+    stage = serializers.ChoiceField(choices=Stage.choices, required=False)
+    gap = serializers.ChoiceField(choices=Gap.choices, required=False, help_text="Has this gap.")

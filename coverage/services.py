@@ -38,6 +38,7 @@ from coverage.models import (
     gap_field,
 )
 from coverage.selectors import definitions_effective
+from workflow import quorum
 from workflow.models import (
     OPEN_STATES,
     Comment,
@@ -520,7 +521,7 @@ def _waiting_hours(cycle: Cycle, as_of: datetime) -> dict:
             continue
         if sign_off["decision"] == Decision.APPROVE:
             approvals[key] += 1
-            if approvals[key] < cycle.quorum(sign_off["side"]):
+            if not quorum.reached(approvals=approvals[key], quorum=cycle.quorum(sign_off["side"])):
                 continue
         settled[key] = sign_off["created_at"]
     totals = dict.fromkeys(Side.values, 0.0)

@@ -12,10 +12,11 @@ from django.views.decorators.http import require_POST
 from django_tables2 import RequestConfig
 
 from core.errors import DomainError
+from core.roles import is_ops
+from core.web import member_required
 from coverage import services
 from coverage.charts import CHARTS, chart_svgs
 from coverage.dashboard import (
-    acts_for_ops,
     cycles_with_latest_snapshot,
     gap_reasons,
     rows_needing_action,
@@ -26,7 +27,6 @@ from coverage.models import Gap, Stage
 from coverage.selectors import snapshot_latest, snapshot_rows
 from coverage.tables import AccountCoverageTable
 from workflow.models import Cycle, CycleState
-from workflow.views import member_required
 
 MY_ACTIONS_SHOWN = 15
 # The site's page size: a page is rendered cell by cell, so it stays small.
@@ -124,7 +124,7 @@ def dashboard(request, pk):
         "cycle": cycle,
         "snapshot": snapshot,
         "running": snapshot_running(cycle_id=cycle.pk),
-        "can_snapshot": acts_for_ops(request.user),
+        "can_snapshot": is_ops(request.user),
     }
     if snapshot is None:
         return render(request, "coverage/dashboard.html", context)

@@ -20,10 +20,6 @@ from crm import selectors, services
 from crm.models import CrmOwner, OutboxEntry, OutboxState, SyncRun, SyncRunError
 
 
-def _ops(request) -> bool:
-    return request.user.is_active and (request.user.is_superuser or is_ops(request.user))
-
-
 class SyncRunErrorInline(ViewOnlyInline):
     model = SyncRunError
     fields = ("object_type", "object_key", "account", "message", "crm_response", "created_at")
@@ -90,7 +86,7 @@ class SyncRunAdmin(ViewOnlyMixin, admin.ModelAdmin):
         )
 
     def has_retry_permission(self, request):
-        return _ops(request)
+        return is_ops(request.user)
 
     @admin.action(description="Retry the records that failed", permissions=["retry"])
     def retry_failed(self, request, queryset):
@@ -115,7 +111,7 @@ class SyncRunAdmin(ViewOnlyMixin, admin.ModelAdmin):
         extra_context = {
             **(extra_context or {}),
             "outbox_counts": selectors.outbox_counts(),
-            "can_push": _ops(request),
+            "can_push": is_ops(request.user),
         }
         return super().changelist_view(request, extra_context)
 
@@ -183,7 +179,7 @@ class OutboxEntryAdmin(ViewOnlyMixin, admin.ModelAdmin):
         return entry.last_error[:120]
 
     def has_retry_permission(self, request):
-        return _ops(request)
+        return is_ops(request.user)
 
     @admin.action(description="Retry the selected dead letters", permissions=["retry"])
     def retry(self, request, queryset):
@@ -221,13 +217,13 @@ class CrmOwnerAdmin(ServiceErrorsMixin, admin.ModelAdmin):
 
     # Ops keep these ids (it is CRM configuration, not the workflow's record).
     def has_add_permission(self, request):
-        return _ops(request)
+        return is_ops(request.user)
 
     def has_change_permission(self, request, obj=None):
-        return _ops(request)
+        return is_ops(request.user)
 
     def has_delete_permission(self, request, obj=None):
-        return _ops(request)
+        return is_ops(request.user)
 
     def get_readonly_fields(self, request, obj=None):
         return ("user",) if obj is not None else ()

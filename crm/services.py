@@ -17,7 +17,7 @@ from django.db.models import F
 from django.db.models.functions import Greatest
 from django.utils import timezone
 
-from accounts_app.models import Account
+from accounts_app.models import CRM_ID_FIELDS, Account
 from core.errors import Conflict, Invalid
 from core.roles import require_ops
 from crm import outbox, selectors
@@ -47,7 +47,6 @@ from crm.models import (
 logger = logging.getLogger(__name__)
 
 # Where each backend keeps the CRM's id of an account.
-CRM_ID_FIELD = {"hubspot": "hubspot_company_id", "salesforce": "salesforce_account_id"}
 
 
 # --- recording changes (called inside the workflow's and accounts' transactions) ---------------
@@ -226,7 +225,7 @@ def _push_chunk(
     account_ids = [e.account_id for e in entries]
     payloads = selectors.push_payloads(account_ids)
     known = selectors.delivered_digests(account_ids, backend) if adapter.keeps_digests else {}
-    id_field = CRM_ID_FIELD.get(backend)
+    id_field = CRM_ID_FIELDS.get(backend)
 
     unchanged: list[int] = []
     records: list[PushRecord] = []
@@ -570,7 +569,7 @@ def outbox_push(
     if time_budget is not None:
         drain.deadline = started + time_budget
     try:
-        id_field = CRM_ID_FIELD.get(backend)
+        id_field = CRM_ID_FIELDS.get(backend)
         if id_field:
             adapter.plan(
                 records_without_crm_id=outbox.count_claimable(

@@ -19,11 +19,11 @@ from django.views.decorators.http import require_GET, require_POST
 from core.errors import DomainError
 from core.ids import parse_id
 from core.roles import is_ops
+from core.web import member_required
 from crm import selectors, services, webhooks
 from crm.adapters import ConfigurationError, backend_name
 from crm.models import FINISHED_SYNC_STATES, OutboxEntry, OutboxState, SyncKind, SyncRun
 from crm.pull import services as pull_services
-from workflow.views import member_required
 
 RUNS_PER_PAGE = 25
 ERRORS_PER_PAGE = 50
@@ -35,10 +35,6 @@ STATE_CLASSES = {
     "partial": "text-bg-warning",
     "failed": "text-bg-danger",
 }
-
-
-def _can_run(user) -> bool:
-    return is_ops(user) or user.is_superuser
 
 
 def _backend() -> str:
@@ -90,7 +86,7 @@ def _sync_page(request, *, status: int = 200, error: str = ""):
         "kind": kind,
         "kinds": [(SyncKind.PUSH.value, "Pushes"), (SyncKind.PULL.value, "Pulls")],
         "backend": _backend(),
-        "can_run": _can_run(request.user),
+        "can_run": is_ops(request.user),
         "can_pull": pull_services.pull_backend_or_none() is not None,
         "outbox_counts": selectors.outbox_counts(),
         "dead_letters": list(dead.order_by("-enqueued_at", "-pk")[:DEAD_LETTERS_SHOWN]),
@@ -118,7 +114,7 @@ def sync_run(request, pk: int):
     )
     retryable = (
         selectors.retryable_entries(run).count()
-        if run.kind == SyncKind.PUSH and _can_run(request.user)
+        if run.kind == SyncKind.PUSH and is_ops(request.user)
         else 0
     )
     return render(
@@ -128,7 +124,7 @@ def sync_run(request, pk: int):
             "run": run,
             "page": errors,
             "objects": (run.detail or {}).get("objects", {}),
-            "can_run": _can_run(request.user),
+            "can_run": is_ops(request.user),
             "retryable": retryable,
         },
     )

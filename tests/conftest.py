@@ -11,10 +11,12 @@ def running_in_ci() -> bool:
 
 @pytest.fixture(autouse=True)
 def _fast_password_hashing(settings):
-    # The default PBKDF2 takes ~0.3 s per password on this machine; tests create many people.
+    """The one fast hasher of the whole suite. The default PBKDF2 takes a good part of a second
+    per password on a busy 2-core machine, and tests create many people. MD5 hashes new
+    passwords; Django's defaults follow, so a hash made outside a test still verifies."""
     settings.PASSWORD_HASHERS = [
         "django.contrib.auth.hashers.MD5PasswordHasher",
-        "django.contrib.auth.hashers.PBKDF2PasswordHasher",  # users made outside a test
+        *(h for h in settings.PASSWORD_HASHERS if not h.endswith(".MD5PasswordHasher")),
     ]
 
 
@@ -25,6 +27,34 @@ def _eager_celery(settings):
     from config.celery import app
 
     app.conf.task_always_eager = True
+
+
+@pytest.fixture
+def broker_down():
+    """Redis is down: tasks are published to a broker that refuses the connection, and kombu
+    raises its OperationalError as it does in production. The broker is outside Accord; this
+    changes Celery's configuration, never Accord's code."""
+    from config.celery import app
+
+    down = {
+        "task_always_eager": False,
+        "broker_url": "redis://127.0.0.1:9/0",  # the discard port: nothing listens there
+        "broker_transport_options": {"max_retries": 0},
+        "task_publish_retry": False,
+        "task_publish_retry_policy": {"max_retries": 0},
+    }
+    before = {name: app.conf.get(name) for name in down}
+    app.conf.update(down)
+    _forget_broker_connections(app)
+    yield
+    app.conf.update(before)
+    _forget_broker_connections(app)
+
+
+def _forget_broker_connections(app) -> None:
+    # The next publish builds its connection from the configuration now in force.
+    app._pool = None
+    app.amqp._producer_pool = None
 
 
 @pytest.fixture

@@ -45,6 +45,7 @@ from workflow.models import (
     TargetAccount,
     Tier,
 )
+from workflow.selectors import seats_taken
 
 User = get_user_model()
 
@@ -119,9 +120,7 @@ class TierInline(admin.TabularInline):
 
     @admin.display(description="On the list now")
     def on_the_list(self, tier):
-        return TargetAccount.objects.filter(
-            cycle_id=tier.cycle_id, tier=tier.number, removed_at__isnull=True
-        ).count()
+        return seats_taken([tier.cycle_id]).get((tier.cycle_id, tier.number), 0)
 
 
 class CycleForm(forms.ModelForm):
@@ -430,7 +429,7 @@ class NominationAdmin(ViewOnlyMixin, admin.ModelAdmin):
         ]
 
     def changelist_view(self, request, extra_context=None):
-        extra_context = {**(extra_context or {}), "can_send_reminders": _is_ops(request.user)}
+        extra_context = {**(extra_context or {}), "can_send_reminders": is_ops(request.user)}
         return super().changelist_view(request, extra_context)
 
     def send_reminders_view(self, request):
@@ -463,10 +462,6 @@ class NominationAdmin(ViewOnlyMixin, admin.ModelAdmin):
             else:
                 messages.info(request, "No nomination has waited long enough for a reminder.")
         return HttpResponseRedirect(back)
-
-
-def _is_ops(user) -> bool:
-    return user.is_superuser or OPS_GROUP in {g.name for g in user.groups.all()}
 
 
 @admin.register(SignOff)
@@ -676,7 +671,7 @@ class FailedNotificationAdmin(ViewOnlyMixin, admin.ModelAdmin):
         return obj.error if len(obj.error) <= 120 else obj.error[:119] + "…"
 
     def has_retry_permission(self, request) -> bool:
-        return is_ops(request.user) or request.user.is_superuser
+        return is_ops(request.user)
 
     @admin.action(description="Send the selected e-mails again", permissions=["retry"])
     def retry(self, request, queryset):

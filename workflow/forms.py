@@ -3,20 +3,13 @@ is in workflow.services, which the views call with the cleaned values."""
 
 from django import forms
 
-from core.errors import DomainError
+from core.ids import MAX_INT
 from core.text import MAX_LINK, MAX_TEXT
 from workflow.models import TIERS, Decision, NominationKind, State
 
-MAX_INT = 2_147_483_647  # an integer column's upper bound on every database Django supports
 MAX_ID = 2**63 - 1
 
 TIER_CHOICES = [("", "Choose a tier")] + [(str(n), f"Tier {n}") for n in TIERS]
-
-
-def show_domain_error(form: forms.Form, error: DomainError) -> None:
-    """Put a service's plain-language message next to the field it names, or on top."""
-    field = error.field if error.field in form.fields else None
-    form.add_error(field, error.message)
 
 
 def links_from_text(text: str) -> list[str]:

@@ -17,6 +17,10 @@ class CycleState(models.TextChoices):
     CLOSED = "closed", "Closed"
 
 
+# Each side's quorum field of a cycle.
+QUORUM_FIELDS = {Side.MARKETING: "marketing_quorum", Side.SALES: "sales_quorum"}
+
+
 class Cycle(FSMModelMixin, models.Model):
     """A planning period whose target list both sides agree on."""
 
@@ -80,7 +84,8 @@ class Cycle(FSMModelMixin, models.Model):
         pass
 
     def quorum(self, side: str) -> int:
-        return self.marketing_quorum if side == Side.MARKETING else self.sales_quorum
+        """Approvals `side` must give (counted by workflow.quorum)."""
+        return getattr(self, QUORUM_FIELDS[Side(side)])
 
     @property
     def is_open(self) -> bool:

@@ -7,7 +7,7 @@ from django.core.mail import send_mass_mail
 from django.db.models import Q
 from django.urls import reverse
 
-from core.roles import OPS_GROUP, SIGN_OFF_PERMISSION, Side
+from core.roles import OPS_GROUP, SIGN_OFF_PERMISSION, people_on_side
 from core.text import flatten
 from workflow.models import Comment, Nomination, SignOff, State
 
@@ -27,14 +27,7 @@ def approvers_of(side: str):
         groups__permissions__codename=codename,
         groups__permissions__content_type__app_label=app_label,
     )
-    other = Side(side).other.value
-    return (
-        User.objects.filter(is_active=True, groups__name=side)
-        .filter(perm | group_perm)
-        .exclude(groups__name=other)
-        .exclude(email="")
-        .distinct()
-    )
+    return people_on_side(side).filter(perm | group_perm).exclude(email="").distinct()
 
 
 def ops_people():

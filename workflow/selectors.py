@@ -2,15 +2,15 @@
 
 from dataclasses import dataclass, field
 
-from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet
+from django.db.models import Count, Exists, OuterRef, QuerySet
 
-from core.roles import Side, side_of
+from core.roles import side_of
+from workflow import quorum
 from workflow.models import (
     OPEN_STATES,
     Comment,
     Cycle,
     CycleState,
-    Decision,
     ListVersion,
     Nomination,
     SignOff,
@@ -34,26 +34,13 @@ def nominations_waiting_for(user) -> QuerySet[Nomination]:
     decided = SignOff.objects.filter(
         nomination=OuterRef("pk"), round=OuterRef("round"), person=user
     )
-    quorum = F("cycle__marketing_quorum" if side == Side.MARKETING else "cycle__sales_quorum")
-    return (
+    waiting = (
         nominations_for_list()
         .filter(state=State.IN_REVIEW)
         .exclude(cycle__state=CycleState.CLOSED)  # read-only once its cycle closed
         .exclude(proposer=user)
-        .annotate(
-            side_approvals=Count(
-                "sign_offs",
-                filter=Q(
-                    sign_offs__side=side,
-                    sign_offs__decision=Decision.APPROVE,
-                    sign_offs__round=F("round"),
-                ),
-            )
-        )
-        .filter(side_approvals__lt=quorum)
-        .exclude(Exists(decided))
-        .order_by("waiting_since")
     )
+    return quorum.below_quorum(waiting, side).exclude(Exists(decided)).order_by("waiting_since")
 
 
 def proposals_of(user) -> QuerySet[Nomination]:

@@ -19,13 +19,14 @@ from datetime import timedelta
 
 from django.contrib.auth import get_user_model
 from django.db import IntegrityError, transaction
-from django.db.models import Count, Max
+from django.db.models import Max
 from django.utils import timezone
 
 from accounts_app.models import Account, BuyingRole
 from core import hooks
 from core.errors import Conflict, Invalid, NotAllowed
 from core.roles import (
+    OPS_GROUP,
     Side,
     is_approver,
     is_member,
@@ -35,6 +36,7 @@ from core.roles import (
     side_of,
 )
 from core.text import MAX_LINK, MAX_TEXT, bounded, single_line
+from workflow import quorum
 from workflow.models import (
     OPEN_STATES,
     Comment,
@@ -395,11 +397,12 @@ class SideStatus:
 
     @property
     def reached(self) -> bool:
-        return len(self.approvals) >= self.quorum
+        return quorum.reached(approvals=len(self.approvals), quorum=self.quorum)
 
 
 def side_statuses(nomination: Nomination, sign_offs: Iterable[SignOff] | None = None):
-    """Each side's sign-off status in the current round: who approved, whether quorum is met.
+    """Each side's sign-off status in the current round: who approved, whether quorum is met
+    (workflow.quorum).
 
     `sign_offs` may be passed prefetched; otherwise they are read.
     """
@@ -408,25 +411,17 @@ def side_statuses(nomination: Nomination, sign_offs: Iterable[SignOff] | None = 
     current = [s for s in sign_offs if s.round == nomination.round]
     statuses = {}
     for side in Side:
-        mine = [s for s in current if s.side == side]
-        approvals = [s for s in mine if s.decision == Decision.APPROVE]
         statuses[side] = SideStatus(
-            side=side, quorum=nomination.cycle.quorum(side), approvals=approvals, decisions=mine
+            side=side,
+            quorum=nomination.cycle.quorum(side),
+            approvals=quorum.approvals(current, side=side, round=nomination.round),
+            decisions=[s for s in current if s.side == side],
         )
     return statuses
 
 
 def _both_sides_agree(nomination: Nomination) -> bool:
-    # Distinct people: the unique (nomination, round, person) constraint; each sign-off's side
-    # is the signer's one side, so nobody counts for both.
-    counts = dict(
-        SignOff.objects.filter(
-            nomination=nomination, round=nomination.round, decision=Decision.APPROVE
-        )
-        .values_list("side")
-        .annotate(n=Count("person", distinct=True))
-    )
-    return all(counts.get(side.value, 0) >= nomination.cycle.quorum(side) for side in Side)
+    return all(status.reached for status in side_statuses(nomination).values())
 
 
 def nomination_sign_off(*, nomination: Nomination, by, decision: str, note: str = "") -> Nomination:
@@ -524,7 +519,7 @@ def _agree(nomination: Nomination, *, by, note: str) -> None:
 def _capacity_check(cycle: Cycle, tier: int, account: Account) -> None:
     tier_row = Tier.objects.filter(cycle=cycle, number=tier).first()
     capacity = tier_row.capacity if tier_row else 0
-    used = TargetAccount.objects.filter(cycle=cycle, tier=tier, removed_at__isnull=True).count()
+    used = seats_taken([cycle.pk]).get((cycle.pk, tier), 0)
     if used >= capacity:
         raise Conflict(
             f"Tier {tier} of {cycle.name} is full ({used} of {capacity} accounts), so "
@@ -1099,7 +1094,7 @@ def _now_agreed(cycle: Cycle, nomination_ids) -> list[Nomination]:
 # --- People and roles --------------------------------------------------------------------------
 # Used by `manage.py accord_user`, the user admin and the demo data: one rule for who may be what.
 
-ROLE_GROUPS = (Side.MARKETING.value, Side.SALES.value, "ops")  # "ops" is roles.OPS_GROUP
+ROLE_GROUPS = (Side.MARKETING.value, Side.SALES.value, OPS_GROUP)
 
 # What revenue operations may do in the Django admin, besides viewing every model of these apps.
 OPS_VIEW_APPS = ("accounts_app", "workflow", "crm", "coverage")
@@ -1133,7 +1128,7 @@ def person_role_check(*, group_names: Iterable[str], approver: bool) -> None:
             "both sides. Keep only the group of their side.",
             field="groups",
         )
-    if "ops" in names and sides:
+    if OPS_GROUP in names and sides:
         raise Invalid(
             "A person is either on a side (marketing or sales) or in revenue operations (ops), "
             "not both. Keep only one of these groups.",
@@ -1164,7 +1159,7 @@ def ops_group_grant_admin_permissions():
     accounts. Nominations, sign-offs, events and the list stay read-only there."""
     from django.contrib.auth.models import Group, Permission
 
-    group, _ = Group.objects.get_or_create(name="ops")
+    group, _ = Group.objects.get_or_create(name=OPS_GROUP)
     view = Permission.objects.filter(
         content_type__app_label__in=OPS_VIEW_APPS, codename__startswith="view_"
     )
@@ -1195,7 +1190,7 @@ def person_set_role(
     from django.core.exceptions import ValidationError
     from django.core.validators import validate_email
 
-    from core.roles import OPS_GROUP, SIGN_OFF_PERMISSION
+    from core.roles import SIGN_OFF_PERMISSION
 
     if role not in ROLE_GROUPS:
         raise Invalid("The role must be marketing, sales or ops.", field="side")

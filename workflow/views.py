@@ -2,13 +2,10 @@
 calling workflow.services, and show a service's DomainError next to the form that caused it,
 with the error's HTTP status (400 invalid, 403 not allowed, 409 conflict)."""
 
-from functools import wraps
-
 from django import forms
 from django.contrib import messages
 from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied
-from django.core.paginator import Paginator
 from django.db.models import Count, Q
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
@@ -19,7 +16,8 @@ from accounts_app.models import Account
 from accounts_app.services import account_create
 from core.errors import DomainError
 from core.ids import parse_id
-from core.roles import SIDE_GROUPS, is_approver, is_member, is_ops, side_of
+from core.roles import SIDE_GROUPS, is_approver, is_ops, side_of
+from core.web import member_required, paginate, show_domain_error
 from workflow import selectors, services
 from workflow.forms import (
     CommentForm,
@@ -31,7 +29,6 @@ from workflow.forms import (
     PublishForm,
     WithdrawForm,
     links_from_text,
-    show_domain_error,
 )
 from workflow.models import (
     Cycle,
@@ -40,34 +37,9 @@ from workflow.models import (
     Nomination,
     NominationKind,
     State,
-    TargetAccount,
 )
 
 User = get_user_model()
-
-PER_PAGE = 25
-
-NOT_ON_A_SIDE = (
-    "You are signed in, but you are not on the marketing or the sales side yet, so Accord has "
-    "nothing to show you. Revenue operations must put you on a side first."
-)
-
-
-def member_required(view):
-    """Pages are for people on a side and for revenue operations. Anonymous visitors never get
-    here (LoginRequiredMiddleware sends them to sign in)."""
-
-    @wraps(view)
-    def wrapper(request, *args, **kwargs):
-        if not is_member(request.user):
-            raise PermissionDenied(NOT_ON_A_SIDE)
-        return view(request, *args, **kwargs)
-
-    return wrapper
-
-
-def paginate(request, queryset, *, per_page: int = PER_PAGE):
-    return Paginator(queryset, per_page).get_page(request.GET.get("page"))
 
 
 def _search(queryset, q: str, prefix: str = ""):
@@ -628,8 +600,8 @@ def versions(request, pk):
             "cycle": cycle,
             "versions": rows,
             "form": form,
-            "can_publish": is_ops(request.user) or request.user.is_superuser,
-            "on_list": TargetAccount.objects.filter(cycle=cycle, removed_at__isnull=True).count(),
+            "can_publish": is_ops(request.user),
+            "on_list": sum(selectors.seats_taken([cycle.pk]).values()),
         },
         status=status,
     )

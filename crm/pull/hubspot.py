@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from accounts_app.countries import country_code_or_blank
 from accounts_app.models import ActivityKind, OpportunityStatus
 from core.roles import Side
 from crm.adapters.base import CrmError, answer_body, chunks, describe
@@ -221,7 +222,7 @@ class HubSpotReader:
             industry=r.text(p.get("industry"), 100),
             employee_count=r.whole(p.get("numberofemployees")),
             annual_revenue=r.amount(p.get("annualrevenue")),
-            country=r.country_code(p.get("country")),
+            country=country_code_or_blank(p.get("country")),
         )
 
     @staticmethod

@@ -9,7 +9,6 @@ from datetime import UTC, date, datetime, time
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from accounts_app.countries import is_country_code
 from accounts_app.models import ActivityKind, BuyingRole, OpportunityStatus
 from core.roles import Side
 
@@ -191,9 +190,3 @@ def whole(value: Any) -> int | None:
 
 def text(value: Any, limit: int) -> str:
     return " ".join(str(value or "").split())[:limit]
-
-
-def country_code(value: Any) -> str:
-    """Accord keeps ISO 3166 alpha-2 codes; a country the CRM spells out is left out."""
-    code = str(value or "").strip().upper()
-    return code if is_country_code(code) else ""

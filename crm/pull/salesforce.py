@@ -25,6 +25,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from accounts_app.countries import country_code_or_blank
 from accounts_app.models import ActivityKind, OpportunityStatus
 from core.roles import Side
 from crm.adapters.base import CrmError, answer_body, chunks, describe
@@ -257,7 +258,7 @@ class SalesforceReader:
             industry=r.text(row.get("Industry"), 100),
             employee_count=r.whole(row.get("NumberOfEmployees")),
             annual_revenue=r.amount(row.get("AnnualRevenue")),
-            country=r.country_code(row.get("BillingCountry")),
+            country=country_code_or_blank(row.get("BillingCountry")),
         )
 
     @staticmethod

@@ -22,7 +22,7 @@ from django.db.models import F, Q
 from django.db.models.functions import Greatest
 from django.utils import timezone
 
-from accounts_app.models import Account, Activity, Contact, Opportunity
+from accounts_app.models import CRM_ID_FIELDS, Account, Activity, Contact, Opportunity
 from core import hooks
 from core.errors import Conflict
 from core.roles import require_ops
@@ -478,7 +478,7 @@ def pull_links_reset(*, backend: str) -> dict[str, int]:
     but lose the old CRM ids; the cursors start over. For the demo's sandbox only: a real
     CRM does not forget.
     """
-    account_field, contact_field = store.ACCOUNT_ID[backend], store.CONTACT_ID[backend]
+    account_field, contact_field = CRM_ID_FIELDS[backend], store.CONTACT_ID[backend]
     deal_field = store.DEAL_ID[backend]
     now = timezone.now()
     with transaction.atomic():

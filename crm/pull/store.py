@@ -28,14 +28,21 @@ from django.db.models import Q
 from django.utils import timezone
 
 from accounts_app.domains import normalise_domain
-from accounts_app.models import Account, Activity, Contact, ContactRole, Opportunity, Source
+from accounts_app.models import (
+    CRM_ID_FIELDS,
+    Account,
+    Activity,
+    Contact,
+    ContactRole,
+    Opportunity,
+    Source,
+)
 from accounts_app.scoring import fit_score
 from core.errors import Invalid
 from core.roles import Side
 from crm.models import SyncRunError
 from crm.pull import records as r
 
-ACCOUNT_ID = {"hubspot": "hubspot_company_id", "salesforce": "salesforce_account_id"}
 CONTACT_ID = {"hubspot": "hubspot_contact_id", "salesforce": "salesforce_contact_id"}
 DEAL_ID = {"hubspot": "hubspot_deal_id", "salesforce": "salesforce_opportunity_id"}
 CRM_LABEL = {"hubspot": "HubSpot", "salesforce": "Salesforce"}
@@ -98,7 +105,7 @@ def _keep(new: str, old: str) -> str:
 
 def apply_companies(*, backend: str, companies: list[r.Company], run, icp=None) -> Outcome:
     out = Outcome(read=len(companies))
-    id_field = ACCOUNT_ID[backend]
+    id_field = CRM_ID_FIELDS[backend]
     crm = CRM_LABEL[backend]
     by_crm = {
         getattr(a, id_field): a
@@ -192,7 +199,7 @@ def apply_companies(*, backend: str, companies: list[r.Company], run, icp=None) 
 
 
 def _accounts_by_crm_id(backend: str, crm_ids) -> dict[str, int]:
-    id_field = ACCOUNT_ID[backend]
+    id_field = CRM_ID_FIELDS[backend]
     ids = {i for i in crm_ids if i}
     if not ids:
         return {}
@@ -584,7 +591,7 @@ def forget(*, backend: str, object_type: str, crm_ids: list[str]) -> int:
         return 0
     kind = kind_of(backend, object_type)
     if kind == "company":
-        id_field = ACCOUNT_ID[backend]
+        id_field = CRM_ID_FIELDS[backend]
         return by_crm_ids(Account, id_field, crm_ids).update(
             **{id_field: "", "updated_at": timezone.now()}
         )

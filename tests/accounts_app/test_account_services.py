@@ -9,14 +9,6 @@ from core.errors import Conflict, Invalid, NotAllowed
 from tests.factories import AccountFactory, person
 
 
-@pytest.fixture(autouse=True)
-def _fast_password_hashing(settings):
-    settings.PASSWORD_HASHERS = [
-        "django.contrib.auth.hashers.MD5PasswordHasher",
-        *settings.PASSWORD_HASHERS,
-    ]
-
-
 @pytest.fixture
 def effective_icp(db):
     return IcpVersion.objects.create(

@@ -12,14 +12,6 @@ SOFTWARE = {"industries": {"values": ["Software"], "weight": 1}}
 RETAIL = {"industries": {"values": ["Retail"], "weight": 1}}
 
 
-@pytest.fixture(autouse=True)
-def _fast_password_hashing(settings):
-    settings.PASSWORD_HASHERS = [
-        "django.contrib.auth.hashers.MD5PasswordHasher",
-        *settings.PASSWORD_HASHERS,
-    ]
-
-
 def draft(by, criteria=SOFTWARE, name="Software first"):
     return services.icp_version_create(name=name, criteria=criteria, by=by)
 

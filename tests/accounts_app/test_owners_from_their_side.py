@@ -102,3 +102,24 @@ def test_a_forged_admin_form_cannot_make_ops_an_owner(client, people):
 
     account.refresh_from_db()
     assert account.sales_owner is None
+
+
+def test_the_admin_offers_as_owners_exactly_the_people_the_service_accepts(client, people):
+    from django.contrib.auth import get_user_model
+
+    from core.roles import Side, is_on_side
+    from workflow.services import person_set_role
+
+    both = person("bo", side="sales")
+    both.groups.add(Group.objects.get_or_create(name="marketing")[0])
+    person("gus", side="sales", is_active=False)
+    ops, _ = person_set_role(username="opal", role="ops")
+    client.force_login(ops)
+
+    form = client.get("/admin/accounts_app/account/add/").context["adminform"].form
+
+    everyone = get_user_model().objects.all()
+    for field, side in (("sales_owner", Side.SALES), ("marketing_owner", Side.MARKETING)):
+        offered = set(form.fields[field].queryset)
+        assert offered == {p for p in everyone if is_on_side(p, side)}, field
+        assert offered  # the cast has people on both sides

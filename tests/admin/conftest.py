@@ -3,11 +3,6 @@ import pytest
 from workflow.services import person_set_role
 
 
-@pytest.fixture(autouse=True)
-def _fast_passwords(settings):
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
 @pytest.fixture
 def ops_user(db):
     """Revenue operations, as `accord_user --side ops` makes them."""

@@ -22,14 +22,6 @@ ROLES = (
 
 
 @pytest.fixture(autouse=True)
-def _fast_password_hashing(settings):
-    settings.PASSWORD_HASHERS = [
-        "django.contrib.auth.hashers.MD5PasswordHasher",
-        *settings.PASSWORD_HASHERS,
-    ]
-
-
-@pytest.fixture(autouse=True)
 def _fresh_throttles():
     # Throttle counters live in the cache; each test starts with none.
     cache.clear()

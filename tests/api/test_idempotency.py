@@ -7,7 +7,7 @@ from io import StringIO
 
 import pytest
 from django.core.management import call_command
-from django.db import connection
+from django.db import connection, transaction
 from django.utils import timezone
 
 from api.models import IdempotencyKey
@@ -176,30 +176,58 @@ def _at_once(requests):
     return answers
 
 
-@pytest.fixture
-def slow_comments(monkeypatch):
-    """Hold the first request inside the action long enough for the second to arrive."""
-    original = services.comment_create
+def _lock_waiters() -> int:
+    """Connections to this test database that wait on a lock now."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_stat_clear_snapshot()")  # pg_stat_activity is read afresh
+        cursor.execute(
+            "SELECT count(*) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND wait_event_type = 'Lock'"
+        )
+        return cursor.fetchone()[0]
 
-    def slow(**kwargs):
-        comment = original(**kwargs)
-        time.sleep(0.3)
-        return comment
 
-    monkeypatch.setattr(services, "comment_create", slow)
+def _while_the_nomination_is_held(nomination, requests):
+    """Send each (client, url, body, key) from its own thread while this test's connection holds
+    the nomination row (FOR UPDATE). A comment's foreign key to it is checked at commit (FOR KEY
+    SHARE), so the first request to insert its key waits there, inside its transaction, and a
+    repeat waits on that key. Once every request waits, the row is let go."""
+    answers = [None] * len(requests)
+
+    def run(index, client, url, body, key):
+        try:
+            answers[index] = client.post(url, body, HTTP_IDEMPOTENCY_KEY=key)
+        finally:
+            connection.close()
+
+    threads = [
+        threading.Thread(target=run, args=(i, *request)) for i, request in enumerate(requests)
+    ]
+    with transaction.atomic():
+        Nomination.objects.select_for_update().get(pk=nomination.pk)
+        for thread in threads:
+            thread.start()
+        deadline = time.monotonic() + 30
+        while _lock_waiters() < len(requests):
+            assert time.monotonic() < deadline, "the requests never met"
+            time.sleep(0.01)  # polls a condition; it is not a window the test relies on
+    for thread in threads:
+        thread.join(timeout=30)
+    assert not any(thread.is_alive() for thread in threads), "a request hung"
+    return answers
 
 
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
-def test_it_acts_once_for_two_concurrent_requests_with_the_same_key(
-    people, the_cycle, account, slow_comments
-):
+def test_it_acts_once_for_two_concurrent_requests_with_the_same_key(people, the_cycle, account):
     nomination = services.nomination_create(
         cycle=the_cycle, account=account, kind="add", tier=1, rationale="Fit", by=people.marketer
     )
     url = f"{N}{nomination.pk}/comments/"
     body = {"body": "Only once, please"}
-    answers = _at_once([(client_for(people.ops), url, body, "race") for _ in range(2)])
+    answers = _while_the_nomination_is_held(
+        nomination, [(client_for(people.ops), url, body, "race") for _ in range(2)]
+    )
     assert [a.status_code for a in answers] == [201, 201]
     assert answers[0].json() == answers[1].json()
     assert sorted(a.get("Idempotent-Replayed", "no") for a in answers) == ["no", "true"]
@@ -209,17 +237,18 @@ def test_it_acts_once_for_two_concurrent_requests_with_the_same_key(
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 def test_it_refuses_the_loser_of_a_race_with_the_same_key_and_another_body(
-    people, the_cycle, account, slow_comments
+    people, the_cycle, account
 ):
     nomination = services.nomination_create(
         cycle=the_cycle, account=account, kind="add", tier=1, rationale="Fit", by=people.marketer
     )
     url = f"{N}{nomination.pk}/comments/"
-    answers = _at_once(
+    answers = _while_the_nomination_is_held(
+        nomination,
         [
             (client_for(people.ops), url, {"body": "One"}, "k"),
             (client_for(people.ops), url, {"body": "Two"}, "k"),
-        ]
+        ],
     )
     assert sorted(a.status_code for a in answers) == [201, 422]
     assert Comment.objects.filter(nomination=nomination).count() == 1

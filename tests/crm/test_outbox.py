@@ -6,11 +6,10 @@ from datetime import timedelta
 
 import pytest
 from django.utils import timezone
-from kombu.exceptions import OperationalError
 
 from accounts_app.services import account_update
 from core.errors import Conflict
-from crm import outbox, services, tasks
+from crm import outbox, services
 from crm.models import OutboxEntry, OutboxState, SyncRun
 from tests.factories import AccountFactory
 from tests.workflow.helpers import decide, fresh, nominate, put_on_list
@@ -133,12 +132,8 @@ def test_the_push_is_queued_after_commit(
 
 
 def test_the_approval_stands_when_the_broker_is_down(
-    people, the_cycle, account, django_capture_on_commit_callbacks, monkeypatch, caplog
+    people, the_cycle, account, django_capture_on_commit_callbacks, broker_down, caplog
 ):
-    def broker_down(*args, **kwargs):
-        raise OperationalError("Error 111 connecting to 127.0.0.1:6399. Connection refused.")
-
-    monkeypatch.setattr(tasks.push_outbox, "delay", broker_down)
     n = nominate(people.marketer, the_cycle, account)
 
     with (

@@ -135,3 +135,19 @@ def test_filled_in_facts_rescore_the_account_against_the_agreed_profile(
 
     account.refresh_from_db()
     assert (account.industry, account.fit_score) == ("Software", 100)
+
+
+def test_it_keeps_the_countries_accord_accepts_and_leaves_out_the_others(hubspot):
+    # The same list as the web form, the admin, the API and the CSV import (accounts_app.countries).
+    seed_hubspot(
+        hubspot,
+        "companies",
+        {"name": "Lower", "domain": "lower.example", "country": " de "},
+        {"name": "Spelled", "domain": "spelled.example", "country": "Germany"},
+        {"name": "Not one", "domain": "not-one.example", "country": "XX"},
+    )
+
+    pull(object_types=["companies"])
+
+    countries = dict(Account.objects.values_list("name", "country"))
+    assert countries == {"Lower": "DE", "Spelled": "", "Not one": ""}

@@ -4,16 +4,6 @@ from django.db import connection
 from tests.conftest import running_in_ci
 
 
-@pytest.fixture(autouse=True)
-def _fast_password_hashing(settings):
-    # The default hasher takes about a second per person on a busy 2-core machine; the cast
-    # has seven. MD5 first for speed, the defaults after it so existing hashes still verify.
-    settings.PASSWORD_HASHERS = [
-        "django.contrib.auth.hashers.MD5PasswordHasher",
-        *settings.PASSWORD_HASHERS,
-    ]
-
-
 @pytest.fixture
 def mail(mailoutbox, django_capture_on_commit_callbacks):
     """The outbox, with after-commit callbacks (where e-mails are queued) executed."""

@@ -15,11 +15,6 @@ PASSWORD = "a-long-enough-passphrase"
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture(autouse=True)
-def _fast_passwords(settings):
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
 def accord_user(*args) -> str:
     out = StringIO()
     call_command("accord_user", *args, stdout=out)

@@ -5,7 +5,6 @@ import smtplib
 
 import pytest
 from django.core import mail
-from kombu.exceptions import OperationalError
 
 from accounts_app.services import account_create, account_update
 from core.errors import Invalid, NotAllowed
@@ -174,14 +173,8 @@ def test_a_refused_header_is_not_retried_and_is_kept(
 
 
 def test_an_e_mail_that_cannot_even_be_queued_is_kept_for_ops(
-    people, the_cycle, settings, django_capture_on_commit_callbacks, monkeypatch
+    people, the_cycle, settings, django_capture_on_commit_callbacks, broker_down
 ):
-    def broker_down(*args, **kwargs):
-        raise OperationalError("Error 111 connecting to 127.0.0.1:6399. Connection refused.")
-
-    # The broker is outside Accord: make publishing fail as kombu does when Redis is down.
-    monkeypatch.setattr(tasks.notify_nomination_waiting, "delay", broker_down)
-
     with django_capture_on_commit_callbacks(execute=True):
         n = nominate(people.marketer, the_cycle, AccountFactory(name="Globex"))
 

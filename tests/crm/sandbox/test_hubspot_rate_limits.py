@@ -1,9 +1,21 @@
-"""HubSpot's limits: the rolling ten-second window, the search limit and the daily allowance."""
-
-import time
+"""HubSpot's limits: the rolling ten-second window, the search limit and the daily allowance.
+The windows read the sandbox's clock, which these tests step forward instead of waiting."""
 
 from crm.sandbox import run_sandbox
 from tests.crm.sandbox.helpers import client as make_client
+
+
+class Clock:
+    """Seconds that pass only when the test says so."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
 
 
 def client(sandbox):
@@ -11,12 +23,15 @@ def client(sandbox):
 
 
 def test_it_answers_429_ten_secondly_rolling_past_the_window_and_recovers():
+    clock = Clock()
     with (
-        run_sandbox("hubspot", rate_limit=4, rate_window_seconds=1) as sandbox,
+        run_sandbox("hubspot", rate_limit=4, rate_window_seconds=1, clock=clock) as sandbox,
         client(sandbox) as hs,
     ):
         answers = [hs.get("/crm/v3/objects/companies") for _ in range(5)]
-        time.sleep(1.05)
+        clock.advance(0.99)
+        still_inside = hs.get("/crm/v3/objects/companies")
+        clock.advance(0.02)
         after_the_window = hs.get("/crm/v3/objects/companies")
 
     assert [a.status_code for a in answers] == [200, 200, 200, 200, 429]
@@ -39,8 +54,9 @@ def test_it_answers_429_ten_secondly_rolling_past_the_window_and_recovers():
     assert body["message"] == "You have reached your ten_secondly_rolling limit."
     assert body["correlationId"]
     assert "Retry-After" not in answers[-1].headers
+    assert still_inside.status_code == 429
     assert after_the_window.status_code == 200
-    assert sandbox.counters()["rate_limited_by_policy"] == {"TEN_SECONDLY_ROLLING": 1}
+    assert sandbox.counters()["rate_limited_by_policy"] == {"TEN_SECONDLY_ROLLING": 2}
 
 
 def test_it_answers_429_daily_once_the_days_allowance_is_spent():
@@ -64,10 +80,14 @@ def test_it_answers_429_daily_once_the_days_allowance_is_spent():
 
 
 def test_it_limits_searches_per_second_apart_from_other_requests():
-    with run_sandbox("hubspot", search_rate_limit=2) as sandbox, client(sandbox) as hs:
+    clock = Clock()
+    with (
+        run_sandbox("hubspot", search_rate_limit=2, clock=clock) as sandbox,
+        client(sandbox) as hs,
+    ):
         searches = [hs.post("/crm/v3/objects/companies/search", json={}) for _ in range(3)]
         other = hs.get("/crm/v3/objects/companies")
-        time.sleep(1.05)
+        clock.advance(1.0)
         later = hs.post("/crm/v3/objects/companies/search", json={})
 
     assert [s.status_code for s in searches] == [200, 200, 429]
@@ -78,14 +98,16 @@ def test_it_limits_searches_per_second_apart_from_other_requests():
 
 
 def test_it_does_not_count_refused_requests_against_the_window():
+    clock = Clock()
     with (
-        run_sandbox("hubspot", rate_limit=2, rate_window_seconds=0.4) as sandbox,
+        run_sandbox("hubspot", rate_limit=2, rate_window_seconds=10, clock=clock) as sandbox,
         client(sandbox) as hs,
     ):
         for _ in range(2):
             hs.get("/crm/v3/objects/companies")
+        clock.advance(5)
         refused = [hs.get("/crm/v3/objects/companies") for _ in range(5)]
-        time.sleep(0.45)
+        clock.advance(5)  # ten seconds after the accepted two; refused ones were not logged
         recovered = [hs.get("/crm/v3/objects/companies") for _ in range(2)]
 
     assert {r.status_code for r in refused} == {429}
