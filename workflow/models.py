@@ -129,6 +129,9 @@ class State(models.TextChoices):
 
 
 OPEN_STATES = (State.DRAFT, State.IN_REVIEW, State.CHANGES_REQUESTED)
+# "The open nomination" of an account: submitted and not yet decided. A draft is the proposer's
+# own until it is submitted, so it blocks nobody; the first one submitted wins.
+SUBMITTED_OPEN_STATES = (State.IN_REVIEW, State.CHANGES_REQUESTED)
 
 
 class Nomination(ConcurrentTransitionMixin, models.Model):
@@ -169,8 +172,8 @@ class Nomination(ConcurrentTransitionMixin, models.Model):
         constraints = [
             models.UniqueConstraint(
                 fields=["cycle", "account"],
-                condition=Q(state__in=[s.value for s in OPEN_STATES]),
-                name="nomination_one_open_per_cycle_account",
+                condition=Q(state__in=[s.value for s in SUBMITTED_OPEN_STATES]),
+                name="nomination_one_submitted_open_per_cycle_account",
                 violation_error_message="This account has an open nomination in this cycle.",
             ),
             models.CheckConstraint(

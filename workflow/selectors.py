@@ -6,7 +6,7 @@ from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet
 
 from core.roles import Side, side_of
 from workflow.models import (
-    OPEN_STATES,
+    SUBMITTED_OPEN_STATES,
     Comment,
     Cycle,
     CycleState,
@@ -104,7 +104,11 @@ def tier_usage(cycle: Cycle) -> list[dict]:
 
 
 def open_nomination_for(cycle: Cycle, account) -> Nomination | None:
-    return Nomination.objects.filter(cycle=cycle, account=account, state__in=OPEN_STATES).first()
+    """The account's submitted, undecided nomination in the cycle, if any. Drafts do not
+    count (see SUBMITTED_OPEN_STATES)."""
+    return Nomination.objects.filter(
+        cycle=cycle, account=account, state__in=SUBMITTED_OPEN_STATES
+    ).first()
 
 
 @dataclass

@@ -231,7 +231,8 @@ def nomination_create(
     """Propose a change to a cycle's list.
 
     1. The proposer must be on a side; their side is recorded from their groups.
-    2. The cycle must not be closed; the account must not already have an open nomination;
+    2. The cycle must not be closed; the account must not already have a submitted, open
+       nomination (another person's draft does not count: the first submitted wins);
        an add needs the account off the list, a change or removal needs it on.
     3. The nomination is saved as a draft (event `created`) and, unless `submit=False`,
        submitted at once (see `nomination_submit`).
@@ -247,14 +248,7 @@ def nomination_create(
     _require_open_cycle(cycle)
 
     with transaction.atomic():
-        existing = open_nomination_for(cycle, account)
-        if existing is not None:
-            raise Conflict(
-                f"{account.name} already has an open nomination in {cycle.name} "
-                f"(#{existing.pk}, {existing.get_state_display().lower()}). "
-                "Join that discussion instead.",
-                field="account",
-            )
+        _require_no_open_nomination(cycle, account)
         _check_against_list(cycle=cycle, account=account, kind=kind, tier=tier)
         nomination = Nomination(
             cycle=cycle,
@@ -267,19 +261,23 @@ def nomination_create(
             proposer_side=side,
             fit_score_at_proposal=account.fit_score,
         )
-        try:
-            with transaction.atomic():
-                nomination.save()
-        except IntegrityError:
-            # Someone opened one for the same account a moment ago (the partial unique index).
-            raise Conflict(
-                f"{account.name} already has an open nomination in {cycle.name}.",
-                field="account",
-            ) from None
+        nomination.save()
         _event(nomination, actor=by, action=EventAction.CREATED, from_state="")
         if submit:
             _submit(nomination, by=by)
     return nomination
+
+
+def _require_no_open_nomination(cycle: Cycle, account: Account) -> None:
+    """One submitted, undecided nomination per account and cycle (drafts do not count)."""
+    existing = open_nomination_for(cycle, account)
+    if existing is not None:
+        raise Conflict(
+            f"{account.name} already has an open nomination in {cycle.name} "
+            f"(#{existing.pk}, {existing.get_state_display().lower()}). "
+            "Join that discussion instead.",
+            field="account",
+        )
 
 
 def _require_rationale(rationale: str) -> None:
@@ -293,10 +291,20 @@ def _submit(nomination: Nomination, *, by) -> None:
     _require_rationale(nomination.rationale)
     now = timezone.now()
     from_state = nomination.state
+    _require_no_open_nomination(nomination.cycle, nomination.account)
     nomination.submit()
     nomination.submitted_at = nomination.submitted_at or now
     nomination.waiting_since = now
-    nomination.save()
+    try:
+        with transaction.atomic():
+            nomination.save()
+    except IntegrityError:
+        # Another one for the same account was submitted a moment ago (the partial unique index).
+        raise Conflict(
+            f"{nomination.account.name} already has an open nomination in "
+            f"{nomination.cycle.name}. Join that discussion instead.",
+            field="account",
+        ) from None
     _event(nomination, actor=by, action=EventAction.SUBMITTED, from_state=from_state)
     _count_proposer(nomination)
     from workflow import tasks
@@ -330,7 +338,7 @@ def _count_proposer(nomination: Nomination) -> None:
 
 
 def nomination_submit(*, nomination: Nomination, by) -> Nomination:
-    """Send a draft to review."""
+    """Send a draft to review, unless another nomination of its account was submitted first."""
     require_side(by, "submit nominations")
     with transaction.atomic():
         nomination = _lock(nomination)
