@@ -85,18 +85,26 @@ def seats_taken(cycle_ids) -> dict[tuple[int, int], int]:
 
 
 def tier_usage(cycle: Cycle) -> list[dict]:
-    """[{number, capacity, used, percent, required_roles}] for the three tiers."""
+    """[{number, capacity, used, percent, full, full_message, required_roles}] for the three
+    tiers. `full_message` is the warning shown before a full tier is proposed or approved."""
     used = seats_taken([cycle.pk])
     rows = []
     for tier in cycle.tiers.all():
         count = used.get((cycle.pk, tier.number), 0)
+        full = count >= tier.capacity
         rows.append(
             {
                 "number": tier.number,
                 "capacity": tier.capacity,
                 "used": count,
                 "percent": min(100, round(100 * count / tier.capacity)) if tier.capacity else 100,
-                "full": count >= tier.capacity,
+                "full": full,
+                "full_message": (
+                    f"Tier {tier.number} is full ({count} of {tier.capacity} accounts). "
+                    "Approval will be refused unless a place frees up first."
+                )
+                if full
+                else "",
                 "required_roles": tier.required_role_labels(),
             }
         )

@@ -233,14 +233,7 @@ def conflicts_for(*, cycle: Cycle, account: Account, kind: str, tier, tiers: lis
         if target is not None and str(target.tier) == str(tier):
             rows.append(("warning", f"{account.name} is already in Tier {tier}.", None))
         elif usage is not None and usage["full"]:
-            rows.append(
-                (
-                    "warning",
-                    f"Tier {tier} is full ({usage['used']} of {usage['capacity']} accounts). "
-                    "Approval will be refused unless a place frees up first.",
-                    None,
-                )
-            )
+            rows.append(("warning", usage["full_message"], None))
     return rows
 
 
@@ -402,11 +395,23 @@ def _actions_for(nomination: Nomination, user, sign_offs, statuses) -> dict:
     }
 
 
+def _tier_full_warning(nomination: Nomination, target) -> str:
+    """What an approver should know before approving, as the nominate form tells the proposer:
+    the seat this nomination would take is in a full tier."""
+    if nomination.kind == NominationKind.REMOVE or (target and target.tier == nomination.tier):
+        return ""
+    usage = next(
+        (t for t in selectors.tier_usage(nomination.cycle) if t["number"] == nomination.tier), None
+    )
+    return usage["full_message"] if usage else ""
+
+
 def _render_nomination(request, nomination, *, status=200, error=None, error_for="", **bound):
     user = request.user
     sign_offs = list(nomination.sign_offs.select_related("person").order_by("created_at", "pk"))
     statuses = services.side_statuses(nomination, sign_offs=sign_offs)
     actions = _actions_for(nomination, user, sign_offs, statuses)
+    target = services.active_target(nomination.cycle, nomination.account)
     context = {
         "n": nomination,
         "account": nomination.account,
@@ -414,7 +419,8 @@ def _render_nomination(request, nomination, *, status=200, error=None, error_for
         "actions": actions,
         "statuses": list(statuses.values()),
         "earlier_sign_offs": [s for s in sign_offs if s.round != nomination.round],
-        "target": services.active_target(nomination.cycle, nomination.account),
+        "target": target,
+        "tier_full": _tier_full_warning(nomination, target) if actions["approve"] else "",
         "comments": nomination.comments.select_related("author").prefetch_related("mentions"),
         "events": nomination.events.select_related("actor"),
         "decision_form": bound.get("decision_form") or DecisionForm(),
