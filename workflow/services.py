@@ -657,11 +657,23 @@ def nomination_withdraw(*, nomination: Nomination, by, note: str = "") -> Nomina
 MENTION = re.compile(r"(?<![\w@])@([A-Za-z0-9_.+-]*[A-Za-z0-9_+-])")
 
 
+def _mentioned_names(body: str) -> set[str]:
+    return {m.group(1) for m in MENTION.finditer(body)}
+
+
 def mentioned_users(body: str):
-    names = {m.group(1) for m in MENTION.finditer(body)}
+    names = _mentioned_names(body)
     if not names:
         return User.objects.none()
     return User.objects.filter(username__in=names, is_active=True)
+
+
+def mentions_of_nobody(body: str) -> list[str]:
+    """The @names in `body` that are nobody's (no active person has that username), sorted:
+    they notify no one, and the writer should be told."""
+    names = _mentioned_names(body)
+    found = set(mentioned_users(body).values_list("username", flat=True)) if names else set()
+    return sorted(names - found)
 
 
 def comment_create(*, nomination: Nomination, by, body: str) -> Comment:

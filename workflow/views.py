@@ -12,6 +12,7 @@ from django.core.paginator import Paginator
 from django.db.models import Count, Q
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
+from django.template.defaultfilters import pluralize
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
@@ -524,7 +525,14 @@ def nomination_submit(request, pk):
 @require_POST
 @member_required
 def comment_create(request, pk):
+    """Post a comment, then back to the page (POST-redirect-GET). An empty one is not posted:
+    back to the page with the reason, so that a reload does not send the form again (there is
+    no text to keep). Other refusals re-render the form with the text kept."""
     nomination = _nomination(pk)
+    url = reverse("workflow:nomination", args=[nomination.pk])
+    if not (request.POST.get("body") or "").strip():
+        messages.error(request, "Your comment is not posted: write something first.")
+        return redirect(url)
     form = CommentForm(request.POST)
     status, error = 400, None
     if form.is_valid():
@@ -536,7 +544,15 @@ def comment_create(request, pk):
             status, error = e.status, e
         else:
             messages.success(request, "Your comment is posted.")
-            url = reverse("workflow:nomination", args=[nomination.pk])
+            nobody = services.mentions_of_nobody(comment.body)
+            if nobody:
+                names = ", ".join(f"@{name}" for name in nobody)
+                messages.warning(
+                    request,
+                    f"No one here has the username{pluralize(len(nobody))} {names}, so no one "
+                    f"was notified of {'that mention' if len(nobody) == 1 else 'those mentions'}. "
+                    "Check the spelling (usernames are case-sensitive) and mention them again.",
+                )
             return redirect(f"{url}#comment-{comment.pk}")
     return _render_nomination(
         request, nomination, status=status, error=error, error_for="comment", comment_form=form
