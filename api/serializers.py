@@ -467,6 +467,7 @@ class EventOutput(serializers.ModelSerializer):
             "to_state",
             "round",
             "note",
+            "changes",
             "created_at",
         ]
 

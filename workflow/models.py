@@ -307,6 +307,12 @@ class NominationEvent(models.Model):
     to_state = models.CharField(max_length=20, choices=State.choices)
     round = models.PositiveIntegerField()
     note = models.TextField(blank=True)
+    changes = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text="What an edit or a resubmission changed: {tier: [old, new], rationale: true, "
+        "evidence_links: {added: n, removed: n}}.",
+    )
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
 
     objects = EventQuerySet.as_manager()
@@ -324,6 +330,20 @@ class NominationEvent(models.Model):
 
     def delete(self, *args, **kwargs):
         raise TypeError("Nomination events are append-only: they are never deleted.")
+
+    def change_lines(self) -> list[str]:
+        """`changes` in words, for the timeline: ["Tier 2 → 3", "rationale edited", …]."""
+        lines = []
+        if "tier" in self.changes:
+            old, new = self.changes["tier"]
+            lines.append(f"Tier {old} → {new}")
+        if self.changes.get("rationale"):
+            lines.append("rationale edited")
+        links = self.changes.get("evidence_links")
+        if links:
+            counts = [f"{links[k]} {k}" for k in ("added", "removed") if links.get(k)]
+            lines.append(f"evidence links: {', '.join(counts)}")
+        return lines
 
 
 class TargetAccount(models.Model):

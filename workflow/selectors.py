@@ -1,8 +1,10 @@
 """Reads used by more than one caller (pages, API, tasks)."""
 
 from dataclasses import dataclass, field
+from datetime import timedelta
 
-from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet
+from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet, Subquery
+from django.db.models.functions import Coalesce
 
 from core.roles import Side, side_of
 from workflow.models import (
@@ -26,38 +28,110 @@ def nominations_for_list() -> QuerySet[Nomination]:
     )
 
 
-def nominations_waiting_for(user) -> QuerySet[Nomination]:
-    """In review, this person's side has not reached quorum, and they have not decided yet."""
-    side = side_of(user)
-    if side is None:
-        return Nomination.objects.none()
+def _waits_for_decision_of(user, side) -> Q:
+    """In review, `side` below its quorum in this round, not `user`'s proposal, and not
+    decided by `user` yet. Needs the `side_approvals` annotation (_with_side_approvals)."""
     decided = SignOff.objects.filter(
         nomination=OuterRef("pk"), round=OuterRef("round"), person=user
     )
     quorum = F("cycle__marketing_quorum" if side == Side.MARKETING else "cycle__sales_quorum")
     return (
-        nominations_for_list()
-        .filter(state=State.IN_REVIEW)
-        .exclude(cycle__state=CycleState.CLOSED)  # read-only once its cycle closed
-        .exclude(proposer=user)
-        .annotate(
-            side_approvals=Count(
-                "sign_offs",
-                filter=Q(
-                    sign_offs__side=side,
-                    sign_offs__decision=Decision.APPROVE,
-                    sign_offs__round=F("round"),
-                ),
-            )
+        Q(state=State.IN_REVIEW)
+        & ~Q(proposer=user)
+        & Q(side_approvals__lt=quorum)
+        & ~Q(Exists(decided))
+    )
+
+
+def _with_side_approvals(queryset, side):
+    # A subquery, not an aggregate, so that the condition above may be OR-ed with others.
+    approvals = (
+        SignOff.objects.filter(
+            nomination=OuterRef("pk"),
+            round=OuterRef("round"),
+            side=side,
+            decision=Decision.APPROVE,
         )
-        .filter(side_approvals__lt=quorum)
-        .exclude(Exists(decided))
+        .order_by()
+        .values("nomination")
+        .annotate(n=Count("pk"))
+        .values("n")
+    )
+    return queryset.annotate(side_approvals=Coalesce(Subquery(approvals), 0))
+
+
+def nominations_waiting_for(user) -> QuerySet[Nomination]:
+    """In review, this person's side has not reached quorum, and they have not decided yet."""
+    side = side_of(user)
+    if side is None:
+        return Nomination.objects.none()
+    return (
+        _with_side_approvals(nominations_for_list(), side)
+        .exclude(cycle__state=CycleState.CLOSED)  # read-only once its cycle closed
+        .filter(_waits_for_decision_of(user, side))
         .order_by("waiting_since")
     )
 
 
+def queue_of(user) -> QuerySet[Nomination]:
+    """The main tab of a person's queue: what waits for them. For someone on a side, what
+    waits for their side's decision (as nominations_waiting_for) and their own nominations the
+    other side asked changes to (theirs to edit and resubmit); for revenue operations, who
+    have no side, everything in review. Closed cycles' nominations are read-only: never here.
+    Each row carries `waited_from`, when its current wait began."""
+    side = side_of(user)
+    queryset = nominations_for_list().exclude(cycle__state=CycleState.CLOSED)
+    if side is None:
+        waits = Q(state=State.IN_REVIEW)
+    else:
+        queryset = _with_side_approvals(queryset, side)
+        waits = _waits_for_decision_of(user, side) | Q(proposer=user, state=State.CHANGES_REQUESTED)
+    return with_waited_from(queryset.filter(waits)).order_by("waited_from", "pk")
+
+
+def with_waited_from(queryset):
+    """`waited_from`: when the nomination's current wait began. In review, since it was
+    (re)submitted; otherwise since its last change (changes requested, a draft saved)."""
+    return queryset.annotate(waited_from=Coalesce("waiting_since", "updated_at"))
+
+
 def proposals_of(user) -> QuerySet[Nomination]:
-    return nominations_for_list().filter(proposer=user).order_by("-updated_at")
+    return with_waited_from(nominations_for_list().filter(proposer=user)).order_by("-updated_at")
+
+
+QUEUE_SORTS = {
+    "oldest": ("Waiting longest", ["waited_from", "pk"]),
+    "newest": ("Newest", ["-waited_from", "-pk"]),
+    "tier": ("Tier", [F("tier").asc(nulls_last=True), "waited_from", "pk"]),
+    "cycle": ("Cycle", ["-cycle__starts_on", "cycle__name", "waited_from", "pk"]),
+    "account": ("Account", ["account__name", "pk"]),
+    "fit": ("Fit score", [F("account__fit_score").desc(nulls_last=True), "waited_from", "pk"]),
+}
+OVERDUE = "overdue"
+
+
+def queue_filter(queryset, *, cycles, now, cycle=None, tier=None, age=None, sort=None):
+    """Narrow and order a queue tab (rows with `waited_from`).
+
+    `age` is a number of days waited at least, or OVERDUE: waited at least the reminder delay
+    of its cycle (`cycles`: every cycle the rows may belong to, with their settings, so that
+    the condition is one OR per cycle instead of date arithmetic in SQL).
+    """
+    if cycle:
+        queryset = queryset.filter(cycle_id=cycle)
+    if tier:
+        queryset = queryset.filter(tier=tier)
+    if age == OVERDUE:
+        overdue = Q(pk__in=[])
+        for c in cycles:
+            since = now - timedelta(hours=c.reminder_after_hours)
+            overdue |= Q(cycle_id=c.pk, waited_from__lte=since)
+        queryset = queryset.filter(overdue)
+    elif age:
+        queryset = queryset.filter(waited_from__lte=now - timedelta(days=int(age)))
+    if sort in QUEUE_SORTS:
+        queryset = queryset.order_by(*QUEUE_SORTS[sort][1])
+    return queryset
 
 
 def mentions_of(user) -> QuerySet[Comment]:

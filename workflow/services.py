@@ -63,7 +63,15 @@ User = get_user_model()
 MAX_LINKS = 10
 
 
-def _event(nomination: Nomination, *, actor, action: str, from_state: str, note: str = ""):
+def _event(
+    nomination: Nomination,
+    *,
+    actor,
+    action: str,
+    from_state: str,
+    note: str = "",
+    changes: dict | None = None,
+):
     return NominationEvent.objects.create(
         nomination=nomination,
         actor=actor,
@@ -73,6 +81,7 @@ def _event(nomination: Nomination, *, actor, action: str, from_state: str, note:
         to_state=nomination.state,
         round=nomination.round,
         note=note,
+        changes=changes or {},
     )
 
 
@@ -375,22 +384,43 @@ def nomination_update(
                 "Only drafts can be edited; resubmit to change a nomination that "
                 "the other side asked changes to."
             )
-        _apply_edits(nomination, tier=tier, rationale=rationale, evidence_links=evidence_links)
+        changes = _apply_edits(
+            nomination, tier=tier, rationale=rationale, evidence_links=evidence_links
+        )
         nomination.save()
-        _event(nomination, actor=by, action=EventAction.EDITED, from_state=nomination.state)
+        _event(
+            nomination,
+            actor=by,
+            action=EventAction.EDITED,
+            from_state=nomination.state,
+            changes=changes,
+        )
     return nomination
 
 
-def _apply_edits(nomination: Nomination, *, tier, rationale, evidence_links) -> None:
+def _apply_edits(nomination: Nomination, *, tier, rationale, evidence_links) -> dict:
+    """Apply the edits given; return what they changed, for the event (NominationEvent.changes)."""
+    changes: dict = {}
     if tier is not None and nomination.kind != NominationKind.REMOVE:
-        nomination.tier = _clean_tier(nomination.kind, tier)
+        tier = _clean_tier(nomination.kind, tier)
+        if tier != nomination.tier:
+            changes["tier"] = [nomination.tier, tier]
+        nomination.tier = tier
     if rationale is not None:
         rationale = bounded(rationale, field="rationale", what="The rationale")
         if not rationale and nomination.state != State.DRAFT:
             raise Invalid("The rationale cannot be empty.", field="rationale")
+        if rationale != nomination.rationale:
+            changes["rationale"] = True
         nomination.rationale = rationale
     if evidence_links is not None:
-        nomination.evidence_links = _clean_links(evidence_links)
+        links = _clean_links(evidence_links)
+        added = len([link for link in links if link not in nomination.evidence_links])
+        removed = len([link for link in nomination.evidence_links if link not in links])
+        if added or removed:
+            changes["evidence_links"] = {"added": added, "removed": removed}
+        nomination.evidence_links = links
+    return changes
 
 
 @dataclass(frozen=True)
@@ -592,7 +622,8 @@ def nomination_resubmit(
     note: str = "",
 ) -> Nomination:
     """The proposer answers a request for changes: edits, then a new round begins. Earlier
-    sign-offs stay in the history but no longer count."""
+    sign-offs stay in the history but no longer count. The `resubmitted` event records what
+    the edits changed (tier, rationale, evidence links) besides the proposer's note."""
     require_side(by, "resubmit nominations")
     with transaction.atomic():
         nomination = _lock(nomination)
@@ -603,7 +634,9 @@ def nomination_resubmit(
                 "changes requested can be resubmitted."
             )
         _require_open_cycle(nomination.cycle)
-        _apply_edits(nomination, tier=tier, rationale=rationale, evidence_links=evidence_links)
+        changes = _apply_edits(
+            nomination, tier=tier, rationale=rationale, evidence_links=evidence_links
+        )
         _check_against_list(
             cycle=nomination.cycle,
             account=nomination.account,
@@ -623,6 +656,7 @@ def nomination_resubmit(
             action=EventAction.RESUBMITTED,
             from_state=from_state,
             note=bounded(note, field="note", what="The note"),
+            changes=changes,
         )
         _count_proposer(nomination)
         from workflow import tasks

@@ -2,6 +2,7 @@
 calling workflow.services, and show a service's DomainError next to the form that caused it,
 with the error's HTTP status (400 invalid, 403 not allowed, 409 conflict)."""
 
+from datetime import timedelta
 from functools import wraps
 
 from django import forms
@@ -14,6 +15,7 @@ from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.defaultfilters import pluralize
 from django.urls import reverse
+from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from accounts_app.models import Account
@@ -30,13 +32,14 @@ from workflow.forms import (
     NominationFilterForm,
     NominationForm,
     PublishForm,
+    QueueFilterForm,
     WithdrawForm,
     links_from_text,
     show_domain_error,
 )
 from workflow.models import (
     Cycle,
-    CycleState,
+    Decision,
     ListVersion,
     Nomination,
     NominationKind,
@@ -82,19 +85,17 @@ def _search(queryset, q: str, prefix: str = ""):
 
 @member_required
 def queue(request):
+    """What waits for me (my side's decisions, my nominations with changes requested), my
+    proposals, my mentions. The nomination tabs can be filtered and sorted (cycle, tier, how
+    long it has waited); each row says how long it has waited against its cycle's reminder
+    delay and whether this viewer can act on it. Queries do not grow with the rows."""
     user = request.user
     ops_only = side_of(user) is None
-    if ops_only:
-        # Ops has no side to wait on: show everything that waits for a decision instead.
-        waiting = (
-            selectors.nominations_for_list()
-            .filter(state=State.IN_REVIEW)
-            .order_by("waiting_since", "pk")
-        )
-    else:
-        waiting = selectors.nominations_waiting_for(user)
+    cycles = list(Cycle.objects.order_by("-starts_on", "pk"))
+    filters = QueueFilterForm(request.GET, cycles=cycles)
+    f = filters.clean_kept()
     lists = {
-        "waiting": waiting,
+        "waiting": selectors.queue_of(user),
         "proposals": selectors.proposals_of(user),
         "mentions": selectors.mentions_of(user),
     }
@@ -102,18 +103,42 @@ def queue(request):
     if tab not in lists:
         tab = "waiting"
     counts = {name: qs.count() for name, qs in lists.items()}
-    cycles = Cycle.objects.exclude(state=CycleState.CLOSED).order_by("-starts_on")
+    shown = lists[tab]
+    if tab != "mentions":
+        shown = selectors.queue_filter(shown, cycles=cycles, now=timezone.now(), **f)
+    page = paginate(request, shown)
+    if tab != "mentions":
+        _mark_waits(page.object_list, user)
     return render(
         request,
         "workflow/queue.html",
         {
             "tab": tab,
             "counts": counts,
-            "page": paginate(request, lists[tab]),
+            "page": page,
+            "filters": filters,
+            "filtering": bool(f),
             "ops_only": ops_only,
-            "open_cycles": cycles,
+            "open_cycles": [c for c in cycles if c.is_open],
         },
     )
+
+
+def _mark_waits(nominations, user) -> None:
+    """For each row: how long it has waited against its cycle's reminder delay (`waited`,
+    `overdue`), and what this viewer can do (`act`: decide, resubmit or "" for nothing but
+    comment). Presentation only: the services decide."""
+    now = timezone.now()
+    approver = is_approver(user)
+    for n in nominations:
+        n.waited = now - n.waited_from
+        n.overdue = n.state == State.IN_REVIEW and n.waited >= timedelta(
+            hours=n.cycle.reminder_after_hours
+        )
+        if n.proposer_id == user.pk:
+            n.act = "resubmit" if n.state == State.CHANGES_REQUESTED else ""
+        else:
+            n.act = "decide" if approver and n.state == State.IN_REVIEW else ""
 
 
 # Cycles --------------------------------------------------------------------------------------
@@ -610,10 +635,23 @@ def nomination_edit(request, pk):
                 "evidence_links": nomination.evidence_links,
             },
         )
+    # What the reviewers asked for in this round: the proposer answers it here.
+    asked = (
+        nomination.sign_offs.filter(round=nomination.round, decision=Decision.REQUEST_CHANGES)
+        .select_related("person")
+        .order_by("created_at", "pk")
+        if nomination.state == State.CHANGES_REQUESTED
+        else []
+    )
     return render(
         request,
         "workflow/nomination_edit.html",
-        {"n": nomination, "form": form, "tiers": selectors.tier_usage(nomination.cycle)},
+        {
+            "n": nomination,
+            "form": form,
+            "tiers": selectors.tier_usage(nomination.cycle),
+            "asked": asked,
+        },
         status=status,
     )
 
