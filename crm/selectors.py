@@ -146,6 +146,11 @@ def sync_run_errors(run: SyncRun) -> QuerySet[SyncRunError]:
     return run.errors.select_related("account", "outbox_entry")
 
 
+def sync_run_records(run: SyncRun):
+    """The records a push sent and the CRM took (the first CRM_RUN_RECORDS_KEPT of them)."""
+    return run.records.select_related("account").order_by("pk")
+
+
 def retryable_entries(run: SyncRun) -> QuerySet[OutboxEntry]:
     """The dead-letter entries a run left behind (what "retry failed records" retries)."""
     return OutboxEntry.objects.filter(
