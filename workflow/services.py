@@ -901,6 +901,7 @@ ROLE_GROUPS = (Side.MARKETING.value, Side.SALES.value, "ops")  # "ops" is roles.
 OPS_VIEW_APPS = ("accounts_app", "workflow", "crm", "coverage")
 OPS_EXTRA_PERMISSIONS = (
     "auth.view_user",
+    "auth.add_user",  # through the admin's add form only: person_set_role (see workflow.admin)
     "auth.view_group",
     "accounts_app.add_account",
     "accounts_app.change_account",
@@ -975,6 +976,8 @@ def person_set_role(
     approver: bool = False,
     email: str | None = None,
     password: str | None = None,
+    first_name: str | None = None,
+    last_name: str | None = None,
 ):
     """Create or update a person and give them one role. Returns (user, created).
 
@@ -984,7 +987,7 @@ def person_set_role(
     3. The sign-off permission is granted or removed as `approver` says.
     4. Ops people are staff (they use the admin) and their group gets the admin permissions;
        people on a side are not staff unless they are superusers.
-    5. The e-mail and the password are set when given (the password must pass the validators).
+    5. The e-mail, the password (it must pass the validators) and the names are set when given.
     """
     from django.contrib.auth.models import Group
     from django.contrib.auth.password_validation import validate_password
@@ -1039,6 +1042,9 @@ def person_set_role(
             user.set_password(password)
         elif created:
             user.set_unusable_password()
+        for field, value in (("first_name", first_name), ("last_name", last_name)):
+            if value is not None:
+                setattr(user, field, single_line(value, field=field, what="A name"))
         user.is_staff = role == OPS_GROUP or user.is_superuser
         user.save()
 
