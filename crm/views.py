@@ -12,7 +12,6 @@ from django.contrib.auth.decorators import login_not_required
 from django.core.paginator import Paginator
 from django.http import Http404, JsonResponse
 from django.shortcuts import redirect, render
-from django.template.defaultfilters import pluralize
 from django.urls import reverse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
@@ -22,14 +21,7 @@ from core.ids import parse_id
 from core.roles import is_ops
 from crm import selectors, services, webhooks
 from crm.adapters import ConfigurationError, backend_name
-from crm.models import (
-    FINISHED_SYNC_STATES,
-    OutboxEntry,
-    OutboxState,
-    SyncKind,
-    SyncRun,
-    SyncState,
-)
+from crm.models import FINISHED_SYNC_STATES, OutboxEntry, OutboxState, SyncKind, SyncRun
 from crm.pull import services as pull_services
 from workflow.views import member_required
 
@@ -168,32 +160,15 @@ def _act(request, call, success, *, then: str = ""):
     return redirect(then or reverse("crm:sync"))
 
 
-def _where_it_stands(run: SyncRun, what: str) -> str:
-    """ "Push #3 is queued: …" only while it is. Where no worker is needed (tasks run in the
-    web process, as in the embedded run) the run may already be running or finished by the
-    time the request ends: then say so, with its outcome."""
-    run.refresh_from_db()
-    name = f"{run.get_kind_display()} #{run.pk}"
-    if run.state == SyncState.QUEUED:
-        return f"{name} is queued: {what}"
-    if run.state == SyncState.RUNNING:
-        return f"{name} is running: {what} Its progress shows below."
-    counts = (
-        f"{run.sent} record{pluralize(run.sent)} "
-        f"{'read' if run.kind == SyncKind.PULL else 'sent'}, {run.failed} failed"
-    )
-    if run.state == SyncState.FAILED:
-        return f"{name} failed ({counts}): {run.message or 'see the run.'}"
-    return f"{name} {run.get_state_display().lower()} ({counts})."
-
-
 @require_POST
 @member_required
 def push_now(request):
     return _act(
         request,
         lambda: services.sync_run_request_push(by=request.user),
-        lambda run: _where_it_stands(run, "whatever the outbox holds goes to the CRM."),
+        lambda run: selectors.where_the_run_stands(
+            run, "whatever the outbox holds goes to the CRM."
+        ),
     )
 
 
@@ -204,7 +179,7 @@ def pull_now(request):
     return _act(
         request,
         lambda: pull_services.sync_run_request_pull(by=request.user, full=full),
-        lambda run: _where_it_stands(
+        lambda run: selectors.where_the_run_stands(
             run, "everything is read again." if full else "what changed since the last one."
         ),
     )
