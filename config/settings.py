@@ -236,8 +236,8 @@ SPECTACULAR_SETTINGS = {
     ),
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
-    "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
-    "SERVE_AUTHENTICATION": [],
+    # The schema and Swagger UI are for signed-in people and tokens, like every other page.
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
@@ -427,6 +427,9 @@ CELERY_BEAT_SCHEDULE["accounts-resume-imports"] = {
 # Its schedule is a django-celery-beat row seeded by coverage/migrations/0006 from these two
 # settings (editable in the admin afterwards, like the nightly snapshot's): the day, 0 = Monday …
 # 6 = Sunday, and the hour, in TIME_ZONE.
+# PostgreSQL's work_mem for a snapshot's aggregate queries (a batch job: the distinct contacts
+# of a month's activities spill to disk at the server's default of 4 MB).
+COVERAGE_SNAPSHOT_WORK_MEM = env.str("COVERAGE_SNAPSHOT_WORK_MEM", default="64MB")
 COVERAGE_DIGEST_WEEKDAY = env.int("COVERAGE_DIGEST_WEEKDAY", default=0)
 COVERAGE_DIGEST_HOUR = env.int("COVERAGE_DIGEST_HOUR", default=8)
 if not 0 <= COVERAGE_DIGEST_WEEKDAY <= 6 or not 0 <= COVERAGE_DIGEST_HOUR <= 23:

@@ -9,12 +9,15 @@ contacts, activities or opportunities in Python. docs/metrics.md defines every n
 
 from __future__ import annotations
 
+import json
 import statistics
 from collections import defaultdict
 from collections.abc import Callable
 from datetime import date, datetime
 from decimal import Decimal
 
+from django.conf import settings as django_settings
+from django.core.exceptions import EmptyResultSet
 from django.db import connection, transaction
 from django.db.models import Count, Exists, JSONField, Max, OuterRef, Q, Subquery, Sum
 from django.db.models.functions import Coalesce
@@ -70,10 +73,69 @@ def _by_account(rows, key: str = "account_id") -> dict:
     return {row.pop(key): row for row in rows}
 
 
+def _fetch(sql: str, params) -> list[tuple]:
+    """Rows as plain tuples: the per-account counts need none of the ORM's converters, which
+    cost more than the query at 20,000 accounts."""
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchall()
+
+
+def _tuples(queryset) -> list[tuple]:
+    """A values() queryset's rows as tuples (its fields, then its annotations, in order)."""
+    try:
+        sql, params = queryset.query.sql_with_params()
+    except EmptyResultSet:  # e.g. `role IN ()` when no tier requires a role
+        return []
+    return _fetch(sql, params)
+
+
+def _contacts_and_engaged(account_ids: Subquery, w: Windows) -> dict[int, dict]:
+    """{account id: {"contacts": n, "engaged": n}} in one pass over the contacts.
+
+    A contact is engaged if it has an activity in the window or its last_engaged_at is in it:
+    contacts LEFT JOIN the distinct contacts of the window's activities. (The ORM cannot join a
+    derived table. An uncorrelated `pk IN (…)` inside the count is hashed only while it fits in
+    work_mem, past that PostgreSQL rescans it for every contact: minutes at 40,000 accounts; an
+    EXISTS per contact, or a distinct count plus an anti-join, read the activities twice.)
+    """
+    active_sql, active_params = (
+        Activity.objects.filter(
+            contact__isnull=False,
+            occurred_at__gt=w.engagement_from,
+            occurred_at__lte=w.as_of,
+        )
+        .order_by()
+        .values("contact_id")
+        .distinct()
+        .query.sql_with_params()
+    )
+    targets_sql, targets_params = account_ids.query.sql_with_params()
+    q = connection.ops.quote_name
+    field = Contact._meta.get_field
+    contact = q(Contact._meta.db_table)
+    account_id, last_engaged, pk = (
+        q(field(name).column) for name in ("account", "last_engaged_at", "id")
+    )
+    adapt = connection.ops.adapt_datetimefield_value
+    rows = _fetch(
+        f"""SELECT c.{account_id}, COUNT(*),
+               SUM(CASE WHEN a.contact_id IS NOT NULL
+                         OR (c.{last_engaged} > %s AND c.{last_engaged} <= %s)
+                        THEN 1 ELSE 0 END)
+            FROM {contact} c LEFT JOIN ({active_sql}) a ON a.contact_id = c.{pk}
+            WHERE c.{account_id} IN ({targets_sql})
+            GROUP BY c.{account_id}""",
+        (adapt(w.engagement_from), adapt(w.as_of), *active_params, *targets_params),
+    )
+    return {account: {"contacts": n, "engaged": engaged} for account, n, engaged in rows}
+
+
 def _account_rows(*, cycle: Cycle, targets, w: Windows, taken_on: date, previous) -> list:
     """The fields (by attname) of one AccountCoverage per target account, from six aggregate
     queries. Plain dicts: building 20,000 model instances costs more than the queries."""
-    account_ids = Subquery(targets.values("account_id"))
+    # Unordered: the list's order (a join to accounts and a sort) is of no use inside IN (…).
+    account_ids = Subquery(targets.order_by().values("account_id"))
     entries = list(
         targets.annotate(
             sales=Coalesce("sales_owner_id", "account__sales_owner_id"),
@@ -90,82 +152,46 @@ def _account_rows(*, cycle: Cycle, targets, w: Windows, taken_on: date, previous
 
     # One row per account, a count per wanted role (a contact with several roles is in each).
     held: dict[int, set[str]] = {
-        row.pop("contact__account_id"): {role for role, n in row.items() if n}
-        for row in ContactRole.objects.filter(contact__account_id__in=account_ids, role__in=wanted)
-        .values("contact__account_id")
-        .annotate(**{role: Count("pk", filter=Q(role=role)) for role in wanted})
-        .order_by()
+        account: {role for role, n in zip(wanted, counts, strict=True) if n}
+        for account, *counts in _tuples(
+            ContactRole.objects.filter(contact__account_id__in=account_ids, role__in=wanted)
+            .values("contact__account_id")
+            .annotate(**{role: Count("pk", filter=Q(role=role)) for role in wanted})
+            .order_by()
+        )
     }
 
-    # Engaged contacts = contacts with an activity in the window (a distinct count over the
-    # window's activities) + those engaged only by last_engaged_at (an anti-join): both linear
-    # in the data. (An uncorrelated `pk IN (…)` inside the count is hashed only while it fits
-    # in work_mem; past that PostgreSQL rescans it for every contact: minutes at 40,000
-    # accounts. One EXISTS per contact inside the count was slower than these two.)
-    recent_activity = Activity.objects.filter(
-        contact__account_id__in=account_ids,
-        occurred_at__gt=w.engagement_from,
-        occurred_at__lte=w.as_of,
-    )
-    contacts = _by_account(
-        Contact.objects.filter(account_id__in=account_ids)
-        .values("account_id")
-        .annotate(contacts=Count("pk"))
-        .order_by()
-    )
-    active = dict(
-        recent_activity.values("contact__account_id")
-        .annotate(n=Count("contact_id", distinct=True))
-        .order_by()
-        .values_list("contact__account_id", "n")
-    )
-    only_last_engaged = dict(
-        Contact.objects.filter(
-            account_id__in=account_ids,
-            last_engaged_at__gt=w.engagement_from,
-            last_engaged_at__lte=w.as_of,
-        )
-        .exclude(
-            Exists(
-                Activity.objects.filter(
-                    contact_id=OuterRef("pk"),
-                    occurred_at__gt=w.engagement_from,
-                    occurred_at__lte=w.as_of,
-                )
-            )
-        )
-        .values("account_id")
-        .annotate(n=Count("pk"))
-        .order_by()
-        .values_list("account_id", "n")
-    )
-    for account_id, people in contacts.items():
-        people["engaged"] = active.get(account_id, 0) + only_last_engaged.get(account_id, 0)
+    contacts = _contacts_and_engaged(account_ids, w)
 
     def touches(side: str, since: datetime, until: datetime = w.as_of):
         return Count("pk", filter=Q(side=side, occurred_at__gt=since, occurred_at__lte=until))
 
-    touched = _by_account(
-        Activity.objects.filter(
-            account_id__in=account_ids,
-            occurred_at__gt=min(w.long_from, w.cold_from, w.follow_up_from),
-            occurred_at__lte=w.as_of,
+    touch_keys = ("m_short", "s_short", "m_long", "s_long", "m_follow", "s_follow")
+    touch_keys += ("cold_recent", "cold_old")
+    touched = {
+        account: dict(zip(touch_keys, counts, strict=True))
+        for account, *counts in _tuples(
+            Activity.objects.filter(
+                account_id__in=account_ids,
+                occurred_at__gt=min(w.long_from, w.cold_from, w.follow_up_from),
+                occurred_at__lte=w.as_of,
+            )
+            .values("account_id")
+            .annotate(
+                m_short=touches(Side.MARKETING, w.short_from),
+                s_short=touches(Side.SALES, w.short_from),
+                m_long=touches(Side.MARKETING, w.long_from),
+                s_long=touches(Side.SALES, w.long_from),
+                m_follow=touches(Side.MARKETING, w.follow_up_from),
+                s_follow=touches(Side.SALES, w.follow_up_from),
+                cold_recent=Count("pk", filter=Q(occurred_at__gt=w.cold_recent_from)),
+                cold_old=Count(
+                    "pk", filter=Q(occurred_at__gt=w.cold_from, occurred_at__lte=w.cold_recent_from)
+                ),
+            )
+            .order_by()
         )
-        .values("account_id")
-        .annotate(
-            m_short=touches(Side.MARKETING, w.short_from),
-            s_short=touches(Side.SALES, w.short_from),
-            m_long=touches(Side.MARKETING, w.long_from),
-            s_long=touches(Side.SALES, w.long_from),
-            m_follow=touches(Side.MARKETING, w.follow_up_from),
-            s_follow=touches(Side.SALES, w.follow_up_from),
-            cold_recent=Count("pk", filter=Q(occurred_at__gt=w.cold_recent_from)),
-            cold_old=Count(
-                "pk", filter=Q(occurred_at__gt=w.cold_from, occurred_at__lte=w.cold_recent_from)
-            ),
-        )
-        .order_by()
-    )
+    }
     opportunities = _by_account(
         Opportunity.objects.filter(account_id__in=account_ids)
         .values("account_id")
@@ -188,9 +214,7 @@ def _account_rows(*, cycle: Cycle, targets, w: Windows, taken_on: date, previous
     )
 
     rows = []
-    no_touches = dict.fromkeys(
-        ("m_short", "s_short", "m_long", "s_long", "m_follow", "s_follow", "cold_recent"), 0
-    ) | {"cold_old": 0}
+    no_touches = dict.fromkeys(touch_keys, 0)
     for position, entry in enumerate(entries):
         account_id = entry["account_id"]
         people = contacts.get(account_id, {"contacts": 0, "engaged": 0})
@@ -258,8 +282,6 @@ def _insert(snapshot: Snapshot, rows: list[dict]) -> None:
             AccountCoverage(snapshot=snapshot, **row) for row in rows
         )
         return
-    from psycopg.types.json import Jsonb
-
     fields = [
         f
         for f in AccountCoverage._meta.concrete_fields
@@ -269,17 +291,22 @@ def _insert(snapshot: Snapshot, rows: list[dict]) -> None:
     columns = ", ".join(connection.ops.quote_name(f.column) for f in fields)
     table = connection.ops.quote_name(AccountCoverage._meta.db_table)
     copy_sql = f"COPY {table} (snapshot_id, {columns}) FROM STDIN"
+    # The role lists repeat (a tier's required roles, a handful of covered/missing sets): each
+    # distinct one is written as JSON text once, which PostgreSQL parses into jsonb.
+    as_json: dict[tuple, str] = {}
+
+    def value(row: dict, field: str):
+        if field not in json_fields:
+            return row[field]
+        key = tuple(row[field])
+        if key not in as_json:
+            as_json[key] = json.dumps(row[field])
+        return as_json[key]
+
+    names = [f.attname for f in fields]
     with connection.cursor() as cursor, cursor.copy(copy_sql) as copy:
         for row in rows:
-            copy.write_row(
-                [
-                    snapshot.pk,
-                    *(
-                        Jsonb(row[f.attname]) if f.attname in json_fields else row[f.attname]
-                        for f in fields
-                    ),
-                ]
-            )
+            copy.write_row([snapshot.pk, *(value(row, name) for name in names)])
 
 
 # --- Aggregates over the rows ----------------------------------------------------------------
@@ -643,9 +670,16 @@ def snapshot_take(
         done = _done(cycle).filter(taken_on__lt=taken_on)
         previous = done.order_by("-taken_on", "-pk").first()
         first = done.order_by("taken_on", "pk").first()
-        rows = _account_rows(
-            cycle=cycle, targets=targets, w=windows, taken_on=taken_on, previous=previous
-        )
+        with transaction.atomic():
+            if connection.vendor == "postgresql":
+                with connection.cursor() as cursor:  # for this transaction only
+                    cursor.execute(
+                        "SELECT set_config('work_mem', %s, true)",
+                        [django_settings.COVERAGE_SNAPSHOT_WORK_MEM],
+                    )
+            rows = _account_rows(
+                cycle=cycle, targets=targets, w=windows, taken_on=taken_on, previous=previous
+            )
         if len(rows) != total:  # the list changed since it was counted
             total = len(rows)
             Snapshot.objects.filter(pk=snapshot.pk).update(total=total)

@@ -379,6 +379,7 @@ def nomination_update(
     with transaction.atomic():
         nomination = _lock(nomination)
         _require_proposer(nomination, by, "edit")
+        _require_open_cycle(nomination.cycle)
         if nomination.state != State.DRAFT:
             raise Conflict(
                 "Only drafts can be edited; resubmit to change a nomination that "
@@ -673,6 +674,7 @@ def nomination_withdraw(*, nomination: Nomination, by, note: str = "") -> Nomina
         _require_proposer(nomination, by, "withdraw")
         if nomination.state not in OPEN_STATES:
             raise Conflict(f"This nomination is already {nomination.get_state_display().lower()}.")
+        _require_open_cycle(nomination.cycle)
         from_state = nomination.state
         nomination.withdraw()
         nomination.waiting_since = None

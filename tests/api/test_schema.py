@@ -4,16 +4,23 @@ import re
 
 import pytest
 import yaml
+from django.contrib.auth.models import User
 from django.contrib.staticfiles import finders
 from django.urls import URLPattern, URLResolver, get_resolver
 from drf_spectacular.validation import validate_schema
 from rest_framework.test import APIClient
 
 
+def _signed_in() -> APIClient:
+    client = APIClient()
+    client.force_authenticate(user=User(username="reader"))
+    return client
+
+
 @pytest.fixture(scope="module")
 def schema(django_db_blocker):
     with django_db_blocker.unblock():
-        response = APIClient().get("/api/schema/", HTTP_ACCEPT="application/vnd.oai.openapi")
+        response = _signed_in().get("/api/schema/", HTTP_ACCEPT="application/vnd.oai.openapi")
     assert response.status_code == 200
     return yaml.safe_load(response.content)
 
@@ -37,7 +44,12 @@ def _api_v1_routes() -> set[str]:
     }
 
 
-def test_it_serves_a_valid_openapi_3_schema_without_signing_in(schema):
+@pytest.mark.parametrize("url", ["/api/schema/", "/api/docs/"])
+def test_the_schema_and_swagger_ui_need_a_signed_in_caller(db, url):
+    assert APIClient().get(url).status_code in (401, 403)
+
+
+def test_it_serves_a_valid_openapi_3_schema(schema):
     assert schema["openapi"].startswith("3.")
     validate_schema(schema)
 
@@ -83,7 +95,7 @@ def test_it_says_request_bodies_refuse_unknown_fields_and_takes_no_side(schema):
 
 
 def test_it_serves_swagger_ui_from_local_static_files(db):
-    response = APIClient().get("/api/docs/")
+    response = _signed_in().get("/api/docs/")
     assert response.status_code == 200
     html = response.content.decode()
     assert "/api/schema/" in html

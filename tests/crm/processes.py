@@ -173,3 +173,57 @@ class Worker:
         stop(self.process, signal.SIGTERM, timeout=15)
         if getattr(self, "log", None):
             self.log.close()
+
+
+class WebServer:
+    """`gunicorn config.wsgi` as in production (several workers, threads), on a spare port."""
+
+    def __init__(self, env: dict, *, log: Path, workers: int = 2, threads: int = 8):
+        self.env = env
+        self.log_path = log
+        self.workers = workers
+        self.threads = threads
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.process: subprocess.Popen | None = None
+
+    def start(self) -> WebServer:
+        self.log = open(self.log_path, "ab")  # noqa: SIM115 (closed in stop)
+        self.process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "gunicorn",
+                "config.wsgi:application",
+                f"--bind=127.0.0.1:{self.port}",
+                f"--workers={self.workers}",
+                f"--threads={self.threads}",
+                "--worker-class=gthread",
+                "--timeout=120",
+                "--error-logfile=-",
+            ],
+            cwd=ROOT,
+            env={**os.environ, **self.env},
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        wait_for(self.ready, timeout=30, what="gunicorn to answer")
+        return self
+
+    def ready(self) -> bool:
+        if self.process.poll() is not None:
+            pytest.fail(f"gunicorn exited ({self.process.returncode}):\n{self.output()}")
+        try:
+            with socket.create_connection(("127.0.0.1", self.port), timeout=0.5):
+                return True
+        except OSError:
+            return False
+
+    def output(self) -> str:
+        return self.log_path.read_bytes().decode(errors="replace")[-5000:]
+
+    def stop(self) -> None:
+        stop(self.process, signal.SIGTERM, timeout=15)
+        if getattr(self, "log", None):
+            self.log.close()

@@ -56,3 +56,16 @@ def test_it_refuses_resubmission_once_the_cycle_is_closed(people, the_cycle, acc
 def test_only_ops_close_a_cycle(people, the_cycle):
     with pytest.raises(NotAllowed):
         services.cycle_set_state(cycle=the_cycle, state=CycleState.CLOSED, by=people.marketer)
+
+
+def test_a_closed_cycles_drafts_and_open_nominations_are_read_only(people, the_cycle, account):
+    draft = nominate(people.marketer, the_cycle, account, submit=False)
+    close(the_cycle, people)
+
+    with pytest.raises(Conflict, match="closed"):
+        services.nomination_update(nomination=draft, by=people.marketer, rationale="New")
+    with pytest.raises(Conflict, match="closed"):
+        services.nomination_withdraw(nomination=draft, by=people.marketer)
+
+    kept = fresh(draft)
+    assert (kept.state, kept.rationale) == (State.DRAFT, draft.rationale)

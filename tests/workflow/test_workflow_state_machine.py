@@ -2,8 +2,9 @@
 
 Hypothesis drives random proposals (add / change tier / remove), submissions, sign-offs
 (approve / reject / request changes), resubmissions and withdrawals by random people of a cast
-(approvers and non-approvers on both sides, ops, someone wrongly in both side groups) on a few
-accounts of a cycle with small capacities, random quorums and a random proposer rule. Every
+(approvers and non-approvers on both sides, ops, someone wrongly in both side groups), edits of
+drafts, and ops closing and reopening the cycle, on a few accounts of a cycle with small
+capacities, random quorums and a random proposer rule. Every
 call goes through the services. A DomainError is a valid refusal, but the model predicts which
 calls must succeed and which must be refused, and a refusal must change nothing. After every
 step it checks:
@@ -109,6 +110,7 @@ class Workflow(RuleBasedStateMachine):
         self.expected_list: dict[int, int] = {}  # account id → tier, as the model says
         self.transitions = 0
         self.decisions = 0
+        self.closed = False  # a closed cycle's nominations are read-only
 
     # --- the model -------------------------------------------------------------------------
 
@@ -228,7 +230,8 @@ class Workflow(RuleBasedStateMachine):
         if aim:  # a kind that fits: add it if it is off the list, else move or remove it
             kind = "add" if on_list is None else ("remove" if kind == "remove" else "change_tier")
         ok = (
-            p.side is not None
+            not self.closed
+            and p.side is not None
             and account.pk not in busy
             and (on_list is None if kind == "add" else on_list is not None)
             and not (kind == "change_tier" and on_list == tier)
@@ -267,10 +270,11 @@ class Workflow(RuleBasedStateMachine):
         }[action]
         n = self.pick(index, aim, wanted)
         p = self.people[n.proposer_id] if aim else self.cast[actor]
-        ok = n.proposer_id == p.user.pk and n.state in wanted
-        if action == "submit":
+        ok = not self.closed and n.proposer_id == p.user.pk and n.state in wanted
+        if action == "submit":  # a draft may lack a rationale; submitting needs one
+            ok = ok and p.side is not None and bool(n.rationale)
             # Another nomination of the account may have been submitted, even agreed, since.
-            ok = ok and p.side is not None and n.account_id not in self.busy()
+            ok = ok and n.account_id not in self.busy()
             ok = ok and self.fits_the_list(n.kind, n.account_id, n.tier)
             call = lambda: services.nomination_submit(nomination=n, by=p.user)  # noqa: E731
         elif action == "resubmit":
@@ -310,7 +314,8 @@ class Workflow(RuleBasedStateMachine):
     def _sign_off(self, n: Nomination, p: Person, decision: str, note: str):
         decided = SignOff.objects.filter(nomination=n, round=n.round, person=p.user).exists()
         ok = (
-            p.approver
+            not self.closed
+            and p.approver
             and n.state == State.IN_REVIEW
             and n.proposer_id != p.user.pk
             and not decided
@@ -354,6 +359,54 @@ class Workflow(RuleBasedStateMachine):
                 del self.expected_list[n.account_id]
             else:
                 self.expected_list[n.account_id] = n.tier
+
+    @precondition(lambda self: State.DRAFT in self.states.values())
+    @rule(
+        actor=who,
+        index=which,
+        aim=aimed,
+        tier=st.none() | st.integers(1, 3),
+        rationale=st.sampled_from([None, "Better reasons", ""]),
+    )
+    def edit_draft(self, actor, index, aim, tier, rationale):
+        """The proposer edits a draft: its tier (an addition's) and rationale (a draft may
+        have none); nobody else may, nor once it is submitted."""
+        n = self.pick(index, aim, [State.DRAFT])
+        p = self.people[n.proposer_id] if aim else self.cast[actor]
+        tier = tier if n.kind == "add" else None
+        ok = not self.closed and n.proposer_id == p.user.pk and n.state == State.DRAFT
+        done = self.attempt(
+            ok,
+            lambda: services.nomination_update(
+                nomination=n, by=p.user, tier=tier, rationale=rationale
+            ),
+        )
+        if done is not None:
+            edited = Nomination.objects.get(pk=n.pk)
+            assert edited.tier == (tier if tier is not None else n.tier)
+            assert edited.rationale == (rationale if rationale is not None else n.rationale)
+
+    @rule(actor=who, reopen_reason=st.sampled_from(["", "Planning was cut short"]))
+    def ops_close_or_reopen(self, actor, reopen_reason):
+        """Ops close the cycle (its open nominations become read-only) or reopen it, which
+        needs a reason; nobody else may."""
+        p = (
+            self.cast[actor]
+            if actor % 3
+            else next(c for c in self.cast if c.user.username == "olga")
+        )
+        is_ops = p.user.username == "olga"
+        target = "active" if self.closed else "closed"
+        ok = is_ops and (not self.closed or bool(reopen_reason))
+        done = self.attempt(
+            ok,
+            lambda: services.cycle_set_state(
+                cycle=self.cycle, state=target, by=p.user, reason=reopen_reason
+            ),
+        )
+        if done is not None:
+            self.closed = not self.closed
+            self.cycle.refresh_from_db()
 
     # --- invariants ------------------------------------------------------------------------
 
