@@ -2,6 +2,7 @@
 """The two commands of the README, for a fresh machine with only Python 3.11+.
 
     python3 dev.py run     # environment, migrations, demo data, site on http://127.0.0.1:8000
+    python3 dev.py run 8123   # the same on port 8123 (its links and e-mails point there too)
     python3 dev.py test    # environment with the dev extra, lint, the whole test suite
 
 The environment lives in .venv and is reinstalled only when pyproject.toml changes.
@@ -64,7 +65,15 @@ SANDBOX_PORT = int(os.environ.get("ACCORD_SANDBOX_PORT", "8765"))
 SANDBOX_TOKEN = "accord-demo-sandbox-token"
 
 
-def start_hubspot_sandbox() -> tuple[subprocess.Popen, dict]:
+def site_env(port: str, environ: dict) -> dict:
+    """The environment of the run on `port`: SITE_URL (links in e-mails and the demo's sign-in
+    hints) points at that port unless SITE_URL is set already."""
+    if not port.isdigit() or not 0 < int(port) < 65536:
+        sys.exit(f"“{port}” is not a port number: python3 dev.py run [PORT], e.g. 8123.")
+    return {"SITE_URL": f"http://127.0.0.1:{int(port)}", **environ}
+
+
+def start_hubspot_sandbox(base_env: dict) -> tuple[subprocess.Popen, dict]:
     """The local HubSpot-compatible CRM the demo pushes to, on loopback (in memory: it starts
     empty, so the demo's agreed list is pushed to it again at every start)."""
     proc = subprocess.Popen(
@@ -80,6 +89,7 @@ def start_hubspot_sandbox() -> tuple[subprocess.Popen, dict]:
             SANDBOX_TOKEN,
         ],
         cwd=ROOT,
+        env=base_env,
     )
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
@@ -94,7 +104,7 @@ def start_hubspot_sandbox() -> tuple[subprocess.Popen, dict]:
                 )
             time.sleep(0.2)
     env = {
-        **os.environ,
+        **base_env,
         "CRM_BACKEND": "hubspot",
         "HUBSPOT_BASE_URL": f"http://127.0.0.1:{SANDBOX_PORT}",
         "HUBSPOT_ACCESS_TOKEN": SANDBOX_TOKEN,
@@ -103,14 +113,14 @@ def start_hubspot_sandbox() -> tuple[subprocess.Popen, dict]:
 
 
 def run(args: list[str]) -> None:
-    ensure_env(dev=False)
     port = args[0] if args else "8000"
-    manage("migrate", "--noinput")
-    manage("demo_data")
-    env = dict(os.environ)
+    env = site_env(port, dict(os.environ))
+    ensure_env(dev=False)
+    manage("migrate", "--noinput", env=env)
+    manage("demo_data", env=env)
     sandbox = puller = None
     if "CRM_BACKEND" not in os.environ:
-        sandbox, env = start_hubspot_sandbox()
+        sandbox, env = start_hubspot_sandbox(env)
         manage("crm_setup", env=env)
         # The agreed lists are pushed to the sandbox, what a CRM knows of the demo's accounts
         # (contacts in buying roles, deals, both funnels' engagement) is put in it, and all is
@@ -124,8 +134,11 @@ def run(args: list[str]) -> None:
             f"(token {SANDBOX_TOKEN}); approvals are pushed to it as they happen.",
             flush=True,
         )
+    print(f"Accord: {env['SITE_URL']}/ (revenue operations: {env['SITE_URL']}/admin/)", flush=True)
     try:
-        subprocess.run([str(PY), "manage.py", "runserver", f"127.0.0.1:{port}"], cwd=ROOT, env=env)
+        subprocess.run(
+            [str(PY), "manage.py", "runserver", f"127.0.0.1:{int(port)}"], cwd=ROOT, env=env
+        )
     except KeyboardInterrupt:
         pass
     finally:

@@ -517,6 +517,7 @@ class EventOutput(serializers.ModelSerializer):
             "to_state",
             "round",
             "note",
+            "changes",
             "created_at",
         ]
 

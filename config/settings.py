@@ -352,6 +352,8 @@ CRM_PUSH_TIME_BUDGET_SECONDS = env.int("CRM_PUSH_TIME_BUDGET_SECONDS", default=1
 CRM_PUSH_CONCURRENCY = env.int("CRM_PUSH_CONCURRENCY", default=2)
 # Batches claimed, read and settled together (each still sent in its own request).
 CRM_PUSH_BATCHES_PER_CLAIM = env.int("CRM_PUSH_BATCHES_PER_CLAIM", default=5)
+# A push run lists the records it sent (account, CRM id, change) for its first this many.
+CRM_RUN_RECORDS_KEPT = env.int("CRM_RUN_RECORDS_KEPT", default=1000)
 
 # Celery reliability: a task is acknowledged only when it has finished, and given back to the
 # queue when its worker dies; one task at a time per process; JSON only. The broker's visibility

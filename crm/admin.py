@@ -17,7 +17,7 @@ from core.admin import ServiceErrorsMixin, ViewOnlyInline, ViewOnlyMixin, run_fo
 from core.errors import DomainError
 from core.roles import is_ops
 from crm import selectors, services
-from crm.models import CrmOwner, OutboxEntry, OutboxState, SyncRun, SyncRunError
+from crm.models import CrmOwner, OutboxEntry, OutboxState, SyncRun, SyncRunError, SyncRunRecord
 
 
 class SyncRunErrorInline(ViewOnlyInline):
@@ -123,7 +123,7 @@ class SyncRunAdmin(ViewOnlyMixin, admin.ModelAdmin):
         except DomainError as error:
             messages.error(request, error.message)
         else:
-            messages.success(request, f"Push #{run.pk} is queued.")
+            messages.success(request, selectors.where_the_run_stands(run))
         return HttpResponseRedirect(reverse("admin:crm_syncrun_changelist"))
 
 
@@ -137,6 +137,16 @@ class SyncRunErrorAdmin(ViewOnlyMixin, admin.ModelAdmin):
     @admin.display(description="Message")
     def short_message(self, error: SyncRunError) -> str:
         return error.message[:120]
+
+
+@admin.register(SyncRunRecord)
+class SyncRunRecordAdmin(ViewOnlyMixin, admin.ModelAdmin):
+    """What pushes sent (the first CRM_RUN_RECORDS_KEPT records of each run)."""
+
+    list_display = ("run", "account", "object_key", "crm_id", "change", "created", "sent_at")
+    list_filter = ("change", "created")
+    search_fields = ("object_key", "crm_id", "account__name", "account__domain")
+    list_select_related = ("run", "account")
 
 
 @admin.register(OutboxEntry)

@@ -283,6 +283,29 @@ class SyncRunError(models.Model):
         return f"{self.object_type} {self.object_key}: {self.message[:60]}"
 
 
+class SyncRunRecord(models.Model):
+    """A record a push sent and the CRM took: which account, its CRM id, the change that sent
+    it, created or updated there. Kept for the first CRM_RUN_RECORDS_KEPT records of a run
+    only, so a push of the whole list stores a bounded number of rows; the run's counts cover
+    every record."""
+
+    run = models.ForeignKey(SyncRun, on_delete=models.CASCADE, related_name="records")
+    account = models.ForeignKey(
+        "accounts_app.Account", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    object_key = models.CharField(max_length=100, help_text="Accord's account key.")
+    crm_id = models.CharField("CRM id", max_length=50, blank=True)
+    change = models.CharField(max_length=15, choices=OutboxChange.choices, blank=True)
+    created = models.BooleanField(help_text="Created in the CRM (otherwise updated).")
+    sent_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["run", "pk"]
+
+    def __str__(self) -> str:
+        return f"{self.object_key} → {self.crm_id or '?'} (run {self.run_id})"
+
+
 # --- The pull (crm/pull/) and the inbound HubSpot webhook (crm/webhooks.py) ----------------------
 
 

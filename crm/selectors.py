@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from django.db.models import Count, Q, QuerySet
+from django.template.defaultfilters import pluralize
 
 from accounts_app.models import Account
 from crm.models import (
@@ -13,8 +14,10 @@ from crm.models import (
     DeliveredPayload,
     OutboxEntry,
     OutboxState,
+    SyncKind,
     SyncRun,
     SyncRunError,
+    SyncState,
 )
 from workflow.models import CycleState, TargetAccount
 
@@ -146,8 +149,32 @@ def sync_run_errors(run: SyncRun) -> QuerySet[SyncRunError]:
     return run.errors.select_related("account", "outbox_entry")
 
 
+def sync_run_records(run: SyncRun):
+    """The records a push sent and the CRM took (the first CRM_RUN_RECORDS_KEPT of them)."""
+    return run.records.select_related("account").order_by("pk")
+
+
 def retryable_entries(run: SyncRun) -> QuerySet[OutboxEntry]:
     """The dead-letter entries a run left behind (what "retry failed records" retries)."""
     return OutboxEntry.objects.filter(
         Q(errors__run=run) | Q(last_run=run), state=OutboxState.FAILED
     ).distinct()
+
+
+def where_the_run_stands(run: SyncRun, what: str = "") -> str:
+    """What a button that asked for a run says: "Push #3 is queued" only while it is. Where
+    tasks run in the web process (the embedded run) the run may already be running or finished
+    by the time the request ends: then say so, with its outcome."""
+    run.refresh_from_db()
+    name = f"{run.get_kind_display()} #{run.pk}"
+    if run.state == SyncState.QUEUED:
+        return f"{name} is queued{': ' + what if what else '.'}"
+    if run.state == SyncState.RUNNING:
+        return f"{name} is running{': ' + what if what else '.'}"
+    counts = (
+        f"{run.sent} record{pluralize(run.sent)} "
+        f"{'read' if run.kind == SyncKind.PULL else 'sent'}, {run.failed} failed"
+    )
+    if run.state == SyncState.FAILED:
+        return f"{name} failed ({counts}): {run.message or 'see the run.'}"
+    return f"{name} {run.get_state_display().lower()} ({counts})."

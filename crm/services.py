@@ -40,6 +40,7 @@ from crm.models import (
     SyncKind,
     SyncRun,
     SyncRunError,
+    SyncRunRecord,
     SyncState,
     SyncTrigger,
 )
@@ -133,6 +134,7 @@ class ChunkOutcome:
     stop: str = ""  # why the run must stop (the CRM deferred us or keeps failing)
     state: str = ""  # the run's state when it stops for that reason
     errors: list = field(default_factory=list)
+    sent_records: list = field(default_factory=list)  # SyncRunRecord rows, not saved yet
 
 
 def sync_run_create(
@@ -180,6 +182,13 @@ def _run_progress(run: SyncRun, outcome: ChunkOutcome, requests: int) -> None:
         requests=requests,
         updated_at=timezone.now(),
     )
+    from django.conf import settings
+
+    # The records the CRM took, while the run keeps fewer than CRM_RUN_RECORDS_KEPT: every
+    # one taken so far was kept in order, so created + updated before this chunk is how many.
+    room = settings.CRM_RUN_RECORDS_KEPT - (run.created + run.updated)
+    if room > 0 and outcome.sent_records:
+        SyncRunRecord.objects.bulk_create(outcome.sent_records[:room], batch_size=500)
     for name in counts:
         setattr(run, name, getattr(run, name) + getattr(outcome, name))
     run.total = max(run.total, run.done)
@@ -319,6 +328,7 @@ def _push_chunk(
         failed: dict[int, str] = {}
         new_digests: list[DeliveredPayload] = []
         now = timezone.now()
+        change_of = dict(OutboxEntry.objects.filter(pk__in=send_ids).values_list("pk", "change"))
         for record, result in kept:
             entry = entry_of[record.key]
             if result.ok and record.account_id in clashes:
@@ -329,6 +339,17 @@ def _push_chunk(
                 delivered.append(entry.pk)
                 outcome.created += int(result.created)
                 outcome.updated += int(not result.created)
+                outcome.sent_records.append(
+                    SyncRunRecord(
+                        run=run,
+                        account_id=record.account_id,
+                        object_key=record.key,
+                        crm_id=result.crm_id or record.crm_id,
+                        change=change_of.get(entry.pk, ""),
+                        created=result.created,
+                        sent_at=now,
+                    )
+                )
                 if adapter.keeps_digests:
                     new_digests.append(
                         DeliveredPayload(

@@ -27,6 +27,7 @@ from crm.pull import services as pull_services
 
 RUNS_PER_PAGE = 25
 ERRORS_PER_PAGE = 50
+RECORDS_PER_PAGE = 50
 DEAD_LETTERS_SHOWN = 50
 STATE_CLASSES = {
     "queued": "text-bg-secondary",
@@ -117,11 +118,16 @@ def sync_run(request, pk: int):
         if run.kind == SyncKind.PUSH and is_ops(request.user)
         else 0
     )
+    records = Paginator(selectors.sync_run_records(run), RECORDS_PER_PAGE).get_page(
+        request.GET.get("sent")
+    )
     return render(
         request,
         "crm/sync_run.html",
         {
             "run": run,
+            "records": records,
+            "records_kept": settings.CRM_RUN_RECORDS_KEPT,
             "page": errors,
             "objects": (run.detail or {}).get("objects", {}),
             "can_run": is_ops(request.user),
@@ -156,7 +162,9 @@ def push_now(request):
     return _act(
         request,
         lambda: services.sync_run_request_push(by=request.user),
-        lambda run: f"Push #{run.pk} is queued: whatever the outbox holds goes to the CRM.",
+        lambda run: selectors.where_the_run_stands(
+            run, "whatever the outbox holds goes to the CRM."
+        ),
     )
 
 
@@ -167,9 +175,8 @@ def pull_now(request):
     return _act(
         request,
         lambda: pull_services.sync_run_request_pull(by=request.user, full=full),
-        lambda run: (
-            f"Pull #{run.pk} is queued"
-            + (": everything is read again." if full else ": what changed since the last one.")
+        lambda run: selectors.where_the_run_stands(
+            run, "everything is read again." if full else "what changed since the last one."
         ),
     )
 

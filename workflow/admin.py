@@ -621,12 +621,90 @@ class AccordUserChangeForm(UserChangeForm):
         return cleaned
 
 
+class PersonAddForm(forms.ModelForm):
+    """Add a person: username, e-mail, side (or ops), approver, an optional password. Saved by
+    workflow.services.person_set_role, the service `accord_user` calls, with its rules."""
+
+    side = forms.ChoiceField(
+        choices=[
+            ("marketing", "Marketing"),
+            ("sales", "Sales"),
+            (OPS_GROUP, "Revenue operations (ops: admin access, no sign-off)"),
+        ],
+        label="Side or role",
+    )
+    approver = forms.BooleanField(
+        required=False, help_text="May sign off nominations and profiles for their side."
+    )
+    password1 = forms.CharField(
+        label="Password",
+        required=False,
+        strip=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+        help_text="Leave both empty: they cannot sign in until a password is set.",
+    )
+    password2 = forms.CharField(
+        label="Password again",
+        required=False,
+        strip=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+    )
+
+    class Meta:
+        model = User
+        fields = ("username", "email", "first_name", "last_name")
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["email"].required = True  # notifications go there
+
+    def clean(self):
+        cleaned = super().clean()
+        if cleaned.get("password1") != cleaned.get("password2"):
+            self.add_error("password2", "The two passwords differ.")
+        elif cleaned.get("password1"):
+            from django.contrib.auth.password_validation import validate_password
+            from django.core.exceptions import ValidationError
+
+            try:
+                validate_password(cleaned["password1"], User(username=cleaned.get("username")))
+            except ValidationError as error:
+                self.add_error("password1", error)
+        if cleaned.get("side"):
+            try:
+                services.person_role_check(
+                    group_names=[cleaned["side"]], approver=cleaned.get("approver", False)
+                )
+            except DomainError as error:
+                self.add_error("approver", error.message)
+        return cleaned
+
+
 admin.site.unregister(User)
 
 
 @admin.register(User)
 class AccordUserAdmin(UserAdmin):
     form = AccordUserChangeForm
+    add_form = PersonAddForm
+    add_form_template = "admin/change_form.html"
+    add_fieldsets = (
+        (
+            None,
+            {
+                "fields": (
+                    "username",
+                    "email",
+                    "first_name",
+                    "last_name",
+                    "side",
+                    "approver",
+                    "password1",
+                    "password2",
+                )
+            },
+        ),
+    )
     list_display = (
         "username",
         "email",
@@ -642,6 +720,30 @@ class AccordUserAdmin(UserAdmin):
 
     def get_queryset(self, request):
         return super().get_queryset(request).prefetch_related("groups", "user_permissions")
+
+    def add_view(self, request, form_url="", extra_context=None):
+        # Django's UserAdmin lets only those who may change users add one, since its add form
+        # leads on to the change form (superuser status, any group, any permission). This add
+        # form sets nothing person_set_role does not check, so adding needs only "add user":
+        # revenue operations have it (OPS_EXTRA_PERMISSIONS), not "change user".
+        return admin.ModelAdmin.add_view(self, request, form_url, extra_context)
+
+    def save_model(self, request, obj, form, change):
+        if change:
+            return super().save_model(request, obj, form, change)
+        data = form.cleaned_data
+        user, _ = services.person_set_role(
+            username=data["username"],
+            role=data["side"],
+            approver=data["approver"],
+            email=data["email"],
+            password=data["password1"] or None,
+            first_name=data["first_name"],
+            last_name=data["last_name"],
+        )
+        # The admin goes on with `obj` (its log entry, the redirect): make it the saved person.
+        obj.pk = user.pk
+        obj.refresh_from_db()
 
     @admin.display(description="Side or role")
     def role(self, user):

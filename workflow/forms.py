@@ -6,6 +6,7 @@ from django import forms
 from core.ids import MAX_INT
 from core.text import MAX_LINK, MAX_TEXT
 from workflow.models import TIERS, Decision, NominationKind, State
+from workflow.selectors import OVERDUE, QUEUE_SORTS
 
 MAX_ID = 2**63 - 1
 
@@ -120,7 +121,45 @@ class PublishForm(forms.Form):
     )
 
 
-class NominationFilterForm(forms.Form):
+class KeptFiltersForm(forms.Form):
+    """Filters of a list page. Unknown values are ignored rather than refused."""
+
+    def clean_kept(self) -> dict:
+        """The valid filters only: a stale link with a bad value still shows the page."""
+        self.is_valid()
+        return {k: v for k, v in getattr(self, "cleaned_data", {}).items() if v not in ("", None)}
+
+
+TIER_FILTER_CHOICES = [("", "Any tier")] + [(str(n), f"Tier {n}") for n in TIERS]
+
+
+class QueueFilterForm(KeptFiltersForm):
+    """My queue's filters and order (cycle, tier, how long it has waited)."""
+
+    cycle = forms.TypedChoiceField(coerce=int, required=False, empty_value=None)
+    tier = forms.ChoiceField(choices=TIER_FILTER_CHOICES, required=False)
+    age = forms.ChoiceField(
+        choices=[
+            ("", "Any wait"),
+            (OVERDUE, "Past the reminder delay"),
+            ("1", "1 day or more"),
+            ("7", "7 days or more"),
+        ],
+        required=False,
+        label="Waited",
+    )
+    sort = forms.ChoiceField(
+        choices=[("", "Default order"), *((k, label) for k, (label, _) in QUEUE_SORTS.items())],
+        required=False,
+        label="Order",
+    )
+
+    def __init__(self, *args, cycles=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["cycle"].choices = [("", "Any cycle")] + [(c.pk, c.name) for c in cycles]
+
+
+class NominationFilterForm(KeptFiltersForm):
     """The cycle page's filters. Unknown values are ignored rather than refused."""
 
     q = forms.CharField(required=False, max_length=200, label="Search")
@@ -140,8 +179,3 @@ class NominationFilterForm(forms.Form):
         self.fields["owner"].choices = [("", "Any owner")] + [
             (u.pk, u.get_full_name() or u.username) for u in owners
         ]
-
-    def clean_kept(self) -> dict:
-        """The valid filters only: a stale link with a bad value still shows the page."""
-        self.is_valid()
-        return {k: v for k, v in getattr(self, "cleaned_data", {}).items() if v not in ("", None)}

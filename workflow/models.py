@@ -134,6 +134,9 @@ class State(models.TextChoices):
 
 
 OPEN_STATES = (State.DRAFT, State.IN_REVIEW, State.CHANGES_REQUESTED)
+# "The open nomination" of an account: submitted and not yet decided. A draft is the proposer's
+# own until it is submitted, so it blocks nobody; the first one submitted wins.
+SUBMITTED_OPEN_STATES = (State.IN_REVIEW, State.CHANGES_REQUESTED)
 
 
 class Nomination(ConcurrentTransitionMixin, models.Model):
@@ -174,8 +177,8 @@ class Nomination(ConcurrentTransitionMixin, models.Model):
         constraints = [
             models.UniqueConstraint(
                 fields=["cycle", "account"],
-                condition=Q(state__in=[s.value for s in OPEN_STATES]),
-                name="nomination_one_open_per_cycle_account",
+                condition=Q(state__in=[s.value for s in SUBMITTED_OPEN_STATES]),
+                name="nomination_one_submitted_open_per_cycle_account",
                 violation_error_message="This account has an open nomination in this cycle.",
             ),
             models.CheckConstraint(
@@ -309,6 +312,12 @@ class NominationEvent(models.Model):
     to_state = models.CharField(max_length=20, choices=State.choices)
     round = models.PositiveIntegerField()
     note = models.TextField(blank=True)
+    changes = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text="What an edit or a resubmission changed: {tier: [old, new], rationale: true, "
+        "evidence_links: {added: n, removed: n}}.",
+    )
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
 
     objects = EventQuerySet.as_manager()
@@ -326,6 +335,20 @@ class NominationEvent(models.Model):
 
     def delete(self, *args, **kwargs):
         raise TypeError("Nomination events are append-only: they are never deleted.")
+
+    def change_lines(self) -> list[str]:
+        """`changes` in words, for the timeline: ["Tier 2 → 3", "rationale edited", …]."""
+        lines = []
+        if "tier" in self.changes:
+            old, new = self.changes["tier"]
+            lines.append(f"Tier {old} → {new}")
+        if self.changes.get("rationale"):
+            lines.append("rationale edited")
+        links = self.changes.get("evidence_links")
+        if links:
+            counts = [f"{links[k]} {k}" for k in ("added", "removed") if links.get(k)]
+            lines.append(f"evidence links: {', '.join(counts)}")
+        return lines
 
 
 class TargetAccount(models.Model):

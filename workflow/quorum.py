@@ -11,7 +11,8 @@ its own (`by_submission`) and counts like any other. Earlier rounds never count.
 
 from collections.abc import Iterable
 
-from django.db.models import Count, F, Q, QuerySet
+from django.db.models import Count, F, OuterRef, Q, QuerySet, Subquery
+from django.db.models.functions import Coalesce
 
 from core.roles import Side
 from workflow.models import QUORUM_FIELDS, Decision, SignOff
@@ -33,17 +34,32 @@ def reached(*, approvals: int, quorum: int) -> bool:
     return approvals >= quorum
 
 
-def below_quorum(nominations: QuerySet, side: Side | str) -> QuerySet:
-    """The nominations of the queryset whose current round has not reached `side`'s quorum (the
-    SQL form of `reached`, with `counts` as its filter)."""
+def with_side_approvals(nominations: QuerySet, side: Side | str) -> QuerySet:
+    """`side_approvals`: the sign-offs that count toward `side`'s quorum in each nomination's
+    current round (the SQL form of `approvals`). A subquery, not an aggregate, so that a
+    condition on it (`below`) may be OR-ed with others."""
     side = Side(side)
-    return nominations.annotate(
-        _side_approvals=Count(
-            "sign_offs",
-            filter=Q(
-                sign_offs__side=side,
-                sign_offs__decision=Decision.APPROVE,
-                sign_offs__round=F("round"),
-            ),
+    counted = (
+        SignOff.objects.filter(
+            nomination=OuterRef("pk"),
+            round=OuterRef("round"),
+            side=side,
+            decision=Decision.APPROVE,
         )
-    ).filter(_side_approvals__lt=F(f"cycle__{QUORUM_FIELDS[side]}"))
+        .order_by()
+        .values("nomination")
+        .annotate(n=Count("pk"))
+        .values("n")
+    )
+    return nominations.annotate(side_approvals=Coalesce(Subquery(counted), 0))
+
+
+def below(side: Side | str) -> Q:
+    """`side` has not reached its quorum (the SQL form of `reached`); needs
+    `with_side_approvals`."""
+    return Q(side_approvals__lt=F(f"cycle__{QUORUM_FIELDS[Side(side)]}"))
+
+
+def below_quorum(nominations: QuerySet, side: Side | str) -> QuerySet:
+    """The nominations of the queryset whose current round has not reached `side`'s quorum."""
+    return with_side_approvals(nominations, side).filter(below(side))

@@ -1,13 +1,15 @@
 """Reads used by more than one caller (pages, API, tasks)."""
 
 from dataclasses import dataclass, field
+from datetime import timedelta
 
-from django.db.models import Count, Exists, OuterRef, QuerySet
+from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet
+from django.db.models.functions import Coalesce
 
 from core.roles import side_of
 from workflow import quorum
 from workflow.models import (
-    OPEN_STATES,
+    SUBMITTED_OPEN_STATES,
     Comment,
     Cycle,
     CycleState,
@@ -26,25 +28,87 @@ def nominations_for_list() -> QuerySet[Nomination]:
     )
 
 
+def _waits_for_decision_of(user, side) -> Q:
+    """In review, `side` below its quorum in this round, not `user`'s proposal, and not
+    decided by `user` yet. Needs `quorum.with_side_approvals`."""
+    decided = SignOff.objects.filter(
+        nomination=OuterRef("pk"), round=OuterRef("round"), person=user
+    )
+    return Q(state=State.IN_REVIEW) & ~Q(proposer=user) & quorum.below(side) & ~Q(Exists(decided))
+
+
 def nominations_waiting_for(user) -> QuerySet[Nomination]:
     """In review, this person's side has not reached quorum, and they have not decided yet."""
     side = side_of(user)
     if side is None:
         return Nomination.objects.none()
-    decided = SignOff.objects.filter(
-        nomination=OuterRef("pk"), round=OuterRef("round"), person=user
-    )
-    waiting = (
-        nominations_for_list()
-        .filter(state=State.IN_REVIEW)
+    return (
+        quorum.with_side_approvals(nominations_for_list(), side)
         .exclude(cycle__state=CycleState.CLOSED)  # read-only once its cycle closed
-        .exclude(proposer=user)
+        .filter(_waits_for_decision_of(user, side))
+        .order_by("waiting_since")
     )
-    return quorum.below_quorum(waiting, side).exclude(Exists(decided)).order_by("waiting_since")
+
+
+def queue_of(user) -> QuerySet[Nomination]:
+    """The main tab of a person's queue: what waits for them. For someone on a side, what
+    waits for their side's decision (as nominations_waiting_for) and their own nominations the
+    other side asked changes to (theirs to edit and resubmit); for revenue operations, who
+    have no side, everything in review. Closed cycles' nominations are read-only: never here.
+    Each row carries `waited_from`, when its current wait began."""
+    side = side_of(user)
+    queryset = nominations_for_list().exclude(cycle__state=CycleState.CLOSED)
+    if side is None:
+        waits = Q(state=State.IN_REVIEW)
+    else:
+        queryset = quorum.with_side_approvals(queryset, side)
+        waits = _waits_for_decision_of(user, side) | Q(proposer=user, state=State.CHANGES_REQUESTED)
+    return with_waited_from(queryset.filter(waits)).order_by("waited_from", "pk")
+
+
+def with_waited_from(queryset):
+    """`waited_from`: when the nomination's current wait began. In review, since it was
+    (re)submitted; otherwise since its last change (changes requested, a draft saved)."""
+    return queryset.annotate(waited_from=Coalesce("waiting_since", "updated_at"))
 
 
 def proposals_of(user) -> QuerySet[Nomination]:
-    return nominations_for_list().filter(proposer=user).order_by("-updated_at")
+    return with_waited_from(nominations_for_list().filter(proposer=user)).order_by("-updated_at")
+
+
+QUEUE_SORTS = {
+    "oldest": ("Waiting longest", ["waited_from", "pk"]),
+    "newest": ("Newest", ["-waited_from", "-pk"]),
+    "tier": ("Tier", [F("tier").asc(nulls_last=True), "waited_from", "pk"]),
+    "cycle": ("Cycle", ["-cycle__starts_on", "cycle__name", "waited_from", "pk"]),
+    "account": ("Account", ["account__name", "pk"]),
+    "fit": ("Fit score", [F("account__fit_score").desc(nulls_last=True), "waited_from", "pk"]),
+}
+OVERDUE = "overdue"
+
+
+def queue_filter(queryset, *, cycles, now, cycle=None, tier=None, age=None, sort=None):
+    """Narrow and order a queue tab (rows with `waited_from`).
+
+    `age` is a number of days waited at least, or OVERDUE: waited at least the reminder delay
+    of its cycle (`cycles`: every cycle the rows may belong to, with their settings, so that
+    the condition is one OR per cycle instead of date arithmetic in SQL).
+    """
+    if cycle:
+        queryset = queryset.filter(cycle_id=cycle)
+    if tier:
+        queryset = queryset.filter(tier=tier)
+    if age == OVERDUE:
+        overdue = Q(pk__in=[])
+        for c in cycles:
+            since = now - timedelta(hours=c.reminder_after_hours)
+            overdue |= Q(cycle_id=c.pk, waited_from__lte=since)
+        queryset = queryset.filter(overdue)
+    elif age:
+        queryset = queryset.filter(waited_from__lte=now - timedelta(days=int(age)))
+    if sort in QUEUE_SORTS:
+        queryset = queryset.order_by(*QUEUE_SORTS[sort][1])
+    return queryset
 
 
 def mentions_of(user) -> QuerySet[Comment]:
@@ -72,18 +136,26 @@ def seats_taken(cycle_ids) -> dict[tuple[int, int], int]:
 
 
 def tier_usage(cycle: Cycle) -> list[dict]:
-    """[{number, capacity, used, percent, required_roles}] for the three tiers."""
+    """[{number, capacity, used, percent, full, full_message, required_roles}] for the three
+    tiers. `full_message` is the warning shown before a full tier is proposed or approved."""
     used = seats_taken([cycle.pk])
     rows = []
     for tier in cycle.tiers.all():
         count = used.get((cycle.pk, tier.number), 0)
+        full = count >= tier.capacity
         rows.append(
             {
                 "number": tier.number,
                 "capacity": tier.capacity,
                 "used": count,
                 "percent": min(100, round(100 * count / tier.capacity)) if tier.capacity else 100,
-                "full": count >= tier.capacity,
+                "full": full,
+                "full_message": (
+                    f"Tier {tier.number} is full ({count} of {tier.capacity} accounts). "
+                    "Approval will be refused unless a place frees up first."
+                )
+                if full
+                else "",
                 "required_roles": tier.required_role_labels(),
             }
         )
@@ -91,7 +163,11 @@ def tier_usage(cycle: Cycle) -> list[dict]:
 
 
 def open_nomination_for(cycle: Cycle, account) -> Nomination | None:
-    return Nomination.objects.filter(cycle=cycle, account=account, state__in=OPEN_STATES).first()
+    """The account's submitted, undecided nomination in the cycle, if any. Drafts do not
+    count (see SUBMITTED_OPEN_STATES)."""
+    return Nomination.objects.filter(
+        cycle=cycle, account=account, state__in=SUBMITTED_OPEN_STATES
+    ).first()
 
 
 @dataclass

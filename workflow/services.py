@@ -65,7 +65,15 @@ User = get_user_model()
 MAX_LINKS = 10
 
 
-def _event(nomination: Nomination, *, actor, action: str, from_state: str, note: str = ""):
+def _event(
+    nomination: Nomination,
+    *,
+    actor,
+    action: str,
+    from_state: str,
+    note: str = "",
+    changes: dict | None = None,
+):
     return NominationEvent.objects.create(
         nomination=nomination,
         actor=actor,
@@ -75,6 +83,7 @@ def _event(nomination: Nomination, *, actor, action: str, from_state: str, note:
         to_state=nomination.state,
         round=nomination.round,
         note=note,
+        changes=changes or {},
     )
 
 
@@ -233,7 +242,8 @@ def nomination_create(
     """Propose a change to a cycle's list.
 
     1. The proposer must be on a side; their side is recorded from their groups.
-    2. The cycle must not be closed; the account must not already have an open nomination;
+    2. The cycle must not be closed; the account must not already have a submitted, open
+       nomination (another person's draft does not count: the first submitted wins);
        an add needs the account off the list, a change or removal needs it on.
     3. The nomination is saved as a draft (event `created`) and, unless `submit=False`,
        submitted at once (see `nomination_submit`).
@@ -249,14 +259,7 @@ def nomination_create(
     _require_open_cycle(cycle)
 
     with transaction.atomic():
-        existing = open_nomination_for(cycle, account)
-        if existing is not None:
-            raise Conflict(
-                f"{account.name} already has an open nomination in {cycle.name} "
-                f"(#{existing.pk}, {existing.get_state_display().lower()}). "
-                "Join that discussion instead.",
-                field="account",
-            )
+        _require_no_open_nomination(cycle, account)
         _check_against_list(cycle=cycle, account=account, kind=kind, tier=tier)
         nomination = Nomination(
             cycle=cycle,
@@ -269,19 +272,23 @@ def nomination_create(
             proposer_side=side,
             fit_score_at_proposal=account.fit_score,
         )
-        try:
-            with transaction.atomic():
-                nomination.save()
-        except IntegrityError:
-            # Someone opened one for the same account a moment ago (the partial unique index).
-            raise Conflict(
-                f"{account.name} already has an open nomination in {cycle.name}.",
-                field="account",
-            ) from None
+        nomination.save()
         _event(nomination, actor=by, action=EventAction.CREATED, from_state="")
         if submit:
             _submit(nomination, by=by)
     return nomination
+
+
+def _require_no_open_nomination(cycle: Cycle, account: Account) -> None:
+    """One submitted, undecided nomination per account and cycle (drafts do not count)."""
+    existing = open_nomination_for(cycle, account)
+    if existing is not None:
+        raise Conflict(
+            f"{account.name} already has an open nomination in {cycle.name} "
+            f"(#{existing.pk}, {existing.get_state_display().lower()}). "
+            "Join that discussion instead.",
+            field="account",
+        )
 
 
 def _require_rationale(rationale: str) -> None:
@@ -295,10 +302,20 @@ def _submit(nomination: Nomination, *, by) -> None:
     _require_rationale(nomination.rationale)
     now = timezone.now()
     from_state = nomination.state
+    _require_no_open_nomination(nomination.cycle, nomination.account)
     nomination.submit()
     nomination.submitted_at = nomination.submitted_at or now
     nomination.waiting_since = now
-    nomination.save()
+    try:
+        with transaction.atomic():
+            nomination.save()
+    except IntegrityError:
+        # Another one for the same account was submitted a moment ago (the partial unique index).
+        raise Conflict(
+            f"{nomination.account.name} already has an open nomination in "
+            f"{nomination.cycle.name}. Join that discussion instead.",
+            field="account",
+        ) from None
     _event(nomination, actor=by, action=EventAction.SUBMITTED, from_state=from_state)
     _count_proposer(nomination)
     from workflow import tasks
@@ -332,7 +349,7 @@ def _count_proposer(nomination: Nomination) -> None:
 
 
 def nomination_submit(*, nomination: Nomination, by) -> Nomination:
-    """Send a draft to review."""
+    """Send a draft to review, unless another nomination of its account was submitted first."""
     require_side(by, "submit nominations")
     with transaction.atomic():
         nomination = _lock(nomination)
@@ -370,22 +387,43 @@ def nomination_update(
                 "Only drafts can be edited; resubmit to change a nomination that "
                 "the other side asked changes to."
             )
-        _apply_edits(nomination, tier=tier, rationale=rationale, evidence_links=evidence_links)
+        changes = _apply_edits(
+            nomination, tier=tier, rationale=rationale, evidence_links=evidence_links
+        )
         nomination.save()
-        _event(nomination, actor=by, action=EventAction.EDITED, from_state=nomination.state)
+        _event(
+            nomination,
+            actor=by,
+            action=EventAction.EDITED,
+            from_state=nomination.state,
+            changes=changes,
+        )
     return nomination
 
 
-def _apply_edits(nomination: Nomination, *, tier, rationale, evidence_links) -> None:
+def _apply_edits(nomination: Nomination, *, tier, rationale, evidence_links) -> dict:
+    """Apply the edits given; return what they changed, for the event (NominationEvent.changes)."""
+    changes: dict = {}
     if tier is not None and nomination.kind != NominationKind.REMOVE:
-        nomination.tier = _clean_tier(nomination.kind, tier)
+        tier = _clean_tier(nomination.kind, tier)
+        if tier != nomination.tier:
+            changes["tier"] = [nomination.tier, tier]
+        nomination.tier = tier
     if rationale is not None:
         rationale = bounded(rationale, field="rationale", what="The rationale")
         if not rationale and nomination.state != State.DRAFT:
             raise Invalid("The rationale cannot be empty.", field="rationale")
+        if rationale != nomination.rationale:
+            changes["rationale"] = True
         nomination.rationale = rationale
     if evidence_links is not None:
-        nomination.evidence_links = _clean_links(evidence_links)
+        links = _clean_links(evidence_links)
+        added = len([link for link in links if link not in nomination.evidence_links])
+        removed = len([link for link in nomination.evidence_links if link not in links])
+        if added or removed:
+            changes["evidence_links"] = {"added": added, "removed": removed}
+        nomination.evidence_links = links
+    return changes
 
 
 @dataclass(frozen=True)
@@ -586,7 +624,8 @@ def nomination_resubmit(
     note: str = "",
 ) -> Nomination:
     """The proposer answers a request for changes: edits, then a new round begins. Earlier
-    sign-offs stay in the history but no longer count."""
+    sign-offs stay in the history but no longer count. The `resubmitted` event records what
+    the edits changed (tier, rationale, evidence links) besides the proposer's note."""
     require_side(by, "resubmit nominations")
     with transaction.atomic():
         nomination = _lock(nomination)
@@ -597,7 +636,9 @@ def nomination_resubmit(
                 "changes requested can be resubmitted."
             )
         _require_open_cycle(nomination.cycle)
-        _apply_edits(nomination, tier=tier, rationale=rationale, evidence_links=evidence_links)
+        changes = _apply_edits(
+            nomination, tier=tier, rationale=rationale, evidence_links=evidence_links
+        )
         _check_against_list(
             cycle=nomination.cycle,
             account=nomination.account,
@@ -617,6 +658,7 @@ def nomination_resubmit(
             action=EventAction.RESUBMITTED,
             from_state=from_state,
             note=bounded(note, field="note", what="The note"),
+            changes=changes,
         )
         _count_proposer(nomination)
         from workflow import tasks
@@ -652,11 +694,23 @@ def nomination_withdraw(*, nomination: Nomination, by, note: str = "") -> Nomina
 MENTION = re.compile(r"(?<![\w@])@([A-Za-z0-9_.+-]*[A-Za-z0-9_+-])")
 
 
+def _mentioned_names(body: str) -> set[str]:
+    return {m.group(1) for m in MENTION.finditer(body)}
+
+
 def mentioned_users(body: str):
-    names = {m.group(1) for m in MENTION.finditer(body)}
+    names = _mentioned_names(body)
     if not names:
         return User.objects.none()
     return User.objects.filter(username__in=names, is_active=True)
+
+
+def mentions_of_nobody(body: str) -> list[str]:
+    """The @names in `body` that are nobody's (no active person has that username), sorted:
+    they notify no one, and the writer should be told."""
+    names = _mentioned_names(body)
+    found = set(mentioned_users(body).values_list("username", flat=True)) if names else set()
+    return sorted(names - found)
 
 
 def comment_create(*, nomination: Nomination, by, body: str) -> Comment:
@@ -1100,6 +1154,7 @@ ROLE_GROUPS = (Side.MARKETING.value, Side.SALES.value, OPS_GROUP)
 OPS_VIEW_APPS = ("accounts_app", "workflow", "crm", "coverage")
 OPS_EXTRA_PERMISSIONS = (
     "auth.view_user",
+    "auth.add_user",  # through the admin's add form only: person_set_role (see workflow.admin)
     "auth.view_group",
     "accounts_app.add_account",
     "accounts_app.change_account",
@@ -1174,6 +1229,8 @@ def person_set_role(
     approver: bool = False,
     email: str | None = None,
     password: str | None = None,
+    first_name: str | None = None,
+    last_name: str | None = None,
 ):
     """Create or update a person and give them one role. Returns (user, created).
 
@@ -1183,7 +1240,7 @@ def person_set_role(
     3. The sign-off permission is granted or removed as `approver` says.
     4. Ops people are staff (they use the admin) and their group gets the admin permissions;
        people on a side are not staff unless they are superusers.
-    5. The e-mail and the password are set when given (the password must pass the validators).
+    5. The e-mail, the password (it must pass the validators) and the names are set when given.
     """
     from django.contrib.auth.models import Group
     from django.contrib.auth.password_validation import validate_password
@@ -1238,6 +1295,9 @@ def person_set_role(
             user.set_password(password)
         elif created:
             user.set_unusable_password()
+        for field, value in (("first_name", first_name), ("last_name", last_name)):
+            if value is not None:
+                setattr(user, field, single_line(value, field=field, what="A name"))
         user.is_staff = role == OPS_GROUP or user.is_superuser
         user.save()
 

@@ -2,6 +2,8 @@
 calling workflow.services, and show a service's DomainError next to the form that caused it,
 with the error's HTTP status (400 invalid, 403 not allowed, 409 conflict)."""
 
+from datetime import timedelta
+
 from django import forms
 from django.contrib import messages
 from django.contrib.auth import get_user_model
@@ -9,7 +11,9 @@ from django.core.exceptions import PermissionDenied
 from django.db.models import Count, Q
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
+from django.template.defaultfilters import pluralize
 from django.urls import reverse
+from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from accounts_app.models import Account
@@ -27,12 +31,13 @@ from workflow.forms import (
     NominationFilterForm,
     NominationForm,
     PublishForm,
+    QueueFilterForm,
     WithdrawForm,
     links_from_text,
 )
 from workflow.models import (
     Cycle,
-    CycleState,
+    Decision,
     ListVersion,
     Nomination,
     NominationKind,
@@ -53,19 +58,17 @@ def _search(queryset, q: str, prefix: str = ""):
 
 @member_required
 def queue(request):
+    """What waits for me (my side's decisions, my nominations with changes requested), my
+    proposals, my mentions. The nomination tabs can be filtered and sorted (cycle, tier, how
+    long it has waited); each row says how long it has waited against its cycle's reminder
+    delay and whether this viewer can act on it. Queries do not grow with the rows."""
     user = request.user
     ops_only = side_of(user) is None
-    if ops_only:
-        # Ops has no side to wait on: show everything that waits for a decision instead.
-        waiting = (
-            selectors.nominations_for_list()
-            .filter(state=State.IN_REVIEW)
-            .order_by("waiting_since", "pk")
-        )
-    else:
-        waiting = selectors.nominations_waiting_for(user)
+    cycles = list(Cycle.objects.order_by("-starts_on", "pk"))
+    filters = QueueFilterForm(request.GET, cycles=cycles)
+    f = filters.clean_kept()
     lists = {
-        "waiting": waiting,
+        "waiting": selectors.queue_of(user),
         "proposals": selectors.proposals_of(user),
         "mentions": selectors.mentions_of(user),
     }
@@ -73,18 +76,42 @@ def queue(request):
     if tab not in lists:
         tab = "waiting"
     counts = {name: qs.count() for name, qs in lists.items()}
-    cycles = Cycle.objects.exclude(state=CycleState.CLOSED).order_by("-starts_on")
+    shown = lists[tab]
+    if tab != "mentions":
+        shown = selectors.queue_filter(shown, cycles=cycles, now=timezone.now(), **f)
+    page = paginate(request, shown)
+    if tab != "mentions":
+        _mark_waits(page.object_list, user)
     return render(
         request,
         "workflow/queue.html",
         {
             "tab": tab,
             "counts": counts,
-            "page": paginate(request, lists[tab]),
+            "page": page,
+            "filters": filters,
+            "filtering": bool(f),
             "ops_only": ops_only,
-            "open_cycles": cycles,
+            "open_cycles": [c for c in cycles if c.is_open],
         },
     )
+
+
+def _mark_waits(nominations, user) -> None:
+    """For each row: how long it has waited against its cycle's reminder delay (`waited`,
+    `overdue`), and what this viewer can do (`act`: decide, resubmit or "" for nothing but
+    comment). Presentation only: the services decide."""
+    now = timezone.now()
+    approver = is_approver(user)
+    for n in nominations:
+        n.waited = now - n.waited_from
+        n.overdue = n.state == State.IN_REVIEW and n.waited >= timedelta(
+            hours=n.cycle.reminder_after_hours
+        )
+        if n.proposer_id == user.pk:
+            n.act = "resubmit" if n.state == State.CHANGES_REQUESTED else ""
+        else:
+            n.act = "decide" if approver and n.state == State.IN_REVIEW else ""
 
 
 # Cycles --------------------------------------------------------------------------------------
@@ -205,14 +232,7 @@ def conflicts_for(*, cycle: Cycle, account: Account, kind: str, tier, tiers: lis
         if target is not None and str(target.tier) == str(tier):
             rows.append(("warning", f"{account.name} is already in Tier {tier}.", None))
         elif usage is not None and usage["full"]:
-            rows.append(
-                (
-                    "warning",
-                    f"Tier {tier} is full ({usage['used']} of {usage['capacity']} accounts). "
-                    "Approval will be refused unless a place frees up first.",
-                    None,
-                )
-            )
+            rows.append(("warning", usage["full_message"], None))
     return rows
 
 
@@ -374,11 +394,23 @@ def _actions_for(nomination: Nomination, user, sign_offs, statuses) -> dict:
     }
 
 
+def _tier_full_warning(nomination: Nomination, target) -> str:
+    """What an approver should know before approving, as the nominate form tells the proposer:
+    the seat this nomination would take is in a full tier."""
+    if nomination.kind == NominationKind.REMOVE or (target and target.tier == nomination.tier):
+        return ""
+    usage = next(
+        (t for t in selectors.tier_usage(nomination.cycle) if t["number"] == nomination.tier), None
+    )
+    return usage["full_message"] if usage else ""
+
+
 def _render_nomination(request, nomination, *, status=200, error=None, error_for="", **bound):
     user = request.user
     sign_offs = list(nomination.sign_offs.select_related("person").order_by("created_at", "pk"))
     statuses = services.side_statuses(nomination, sign_offs=sign_offs)
     actions = _actions_for(nomination, user, sign_offs, statuses)
+    target = services.active_target(nomination.cycle, nomination.account)
     context = {
         "n": nomination,
         "account": nomination.account,
@@ -386,7 +418,8 @@ def _render_nomination(request, nomination, *, status=200, error=None, error_for
         "actions": actions,
         "statuses": list(statuses.values()),
         "earlier_sign_offs": [s for s in sign_offs if s.round != nomination.round],
-        "target": services.active_target(nomination.cycle, nomination.account),
+        "target": target,
+        "tier_full": _tier_full_warning(nomination, target) if actions["approve"] else "",
         "comments": nomination.comments.select_related("author").prefetch_related("mentions"),
         "events": nomination.events.select_related("actor"),
         "decision_form": bound.get("decision_form") or DecisionForm(),
@@ -490,7 +523,14 @@ def nomination_submit(request, pk):
 @require_POST
 @member_required
 def comment_create(request, pk):
+    """Post a comment, then back to the page (POST-redirect-GET). An empty one is not posted:
+    back to the page with the reason, so that a reload does not send the form again (there is
+    no text to keep). Other refusals re-render the form with the text kept."""
     nomination = _nomination(pk)
+    url = reverse("workflow:nomination", args=[nomination.pk])
+    if not (request.POST.get("body") or "").strip():
+        messages.error(request, "Your comment is not posted: write something first.")
+        return redirect(url)
     form = CommentForm(request.POST)
     status, error = 400, None
     if form.is_valid():
@@ -502,7 +542,15 @@ def comment_create(request, pk):
             status, error = e.status, e
         else:
             messages.success(request, "Your comment is posted.")
-            url = reverse("workflow:nomination", args=[nomination.pk])
+            nobody = services.mentions_of_nobody(comment.body)
+            if nobody:
+                names = ", ".join(f"@{name}" for name in nobody)
+                messages.warning(
+                    request,
+                    f"No one here has the username{pluralize(len(nobody))} {names}, so no one "
+                    f"was notified of {'that mention' if len(nobody) == 1 else 'those mentions'}. "
+                    "Check the spelling (usernames are case-sensitive) and mention them again.",
+                )
             return redirect(f"{url}#comment-{comment.pk}")
     return _render_nomination(
         request, nomination, status=status, error=error, error_for="comment", comment_form=form
@@ -560,10 +608,23 @@ def nomination_edit(request, pk):
                 "evidence_links": nomination.evidence_links,
             },
         )
+    # What the reviewers asked for in this round: the proposer answers it here.
+    asked = (
+        nomination.sign_offs.filter(round=nomination.round, decision=Decision.REQUEST_CHANGES)
+        .select_related("person")
+        .order_by("created_at", "pk")
+        if nomination.state == State.CHANGES_REQUESTED
+        else []
+    )
     return render(
         request,
         "workflow/nomination_edit.html",
-        {"n": nomination, "form": form, "tiers": selectors.tier_usage(nomination.cycle)},
+        {
+            "n": nomination,
+            "form": form,
+            "tiers": selectors.tier_usage(nomination.cycle),
+            "asked": asked,
+        },
         status=status,
     )
 

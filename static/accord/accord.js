@@ -2,11 +2,12 @@
 (function () {
   "use strict";
 
-  // Ask before irreversible actions (withdraw, reject): <form data-confirm="…">.
-  document.querySelectorAll("form[data-confirm]").forEach(function (form) {
-    form.addEventListener("submit", function (event) {
-      if (!window.confirm(form.dataset.confirm)) event.preventDefault();
-    });
+  // Ask before irreversible actions: <form data-confirm="…"> (withdraw) asks whichever button
+  // sends it, <button data-confirm="…"> (reject) asks only when that button is the one.
+  document.addEventListener("submit", function (event) {
+    var button = event.submitter;
+    var question = (button && button.dataset.confirm) || event.target.dataset.confirm;
+    if (question && !window.confirm(question)) event.preventDefault();
   });
 
   // Nominate form: hide the tier for a removal, and warn at once when a full tier is chosen

@@ -199,9 +199,10 @@ def test_it_refuses_decisions_on_a_closed_nomination(in_review, people, as_):
 
 def test_it_refuses_an_empty_comment(in_review, people, as_):
     response = as_(people.sales_member).post(
-        reverse("workflow:comment", args=[in_review.pk]), {"body": ""}
+        reverse("workflow:comment", args=[in_review.pk]), {"body": ""}, follow=True
     )
-    assert response.status_code == 400
+    assert response.redirect_chain == [(reverse("workflow:nomination", args=[in_review.pk]), 302)]
+    assert "Your comment is not posted: write something first." in response.content.decode()
     assert not Comment.objects.exists()
 
 

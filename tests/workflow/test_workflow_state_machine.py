@@ -15,7 +15,7 @@ step it checks:
   state;
 - the active list equals the approved additions minus the approved removals, tier changes
   applied, and no tier is over capacity;
-- at most one open nomination per account.
+- at most one submitted, open nomination per account (drafts do not count).
 
 More examples: ACCORD_STATEFUL_EXAMPLES=500 pytest tests/workflow/test_workflow_state_machine.py
 """
@@ -40,6 +40,7 @@ from tests.factories import AccountFactory, cycle, person
 from workflow import services
 from workflow.models import (
     OPEN_STATES,
+    SUBMITTED_OPEN_STATES,
     Decision,
     Nomination,
     NominationEvent,
@@ -159,6 +160,20 @@ class Workflow(RuleBasedStateMachine):
     def at_quorum(self, counted) -> bool:
         return all(len(counted[side]) >= self.cycle.quorum(side) for side in SIDES)
 
+    def busy(self) -> set[int]:
+        """Accounts with a submitted, open nomination: a draft blocks nobody."""
+        return {
+            self.account_of[pk]
+            for pk, state in self.states.items()
+            if state in SUBMITTED_OPEN_STATES
+        }
+
+    def fits_the_list(self, kind: str, account_id: int, tier) -> bool:
+        on_list = self.active().get(account_id)
+        return (on_list is None if kind == "add" else on_list is not None) and not (
+            kind == "change_tier" and on_list == tier
+        )
+
     def active(self) -> dict[int, int]:
         rows = TargetAccount.objects.filter(cycle=self.cycle, removed_at__isnull=True)
         return dict(rows.values_list("account_id", "tier"))
@@ -204,7 +219,7 @@ class Workflow(RuleBasedStateMachine):
     )
     def propose(self, actor, account, kind, tier, aim, submit):
         p = self.cast[actor]
-        busy = {self.account_of[pk] for pk, state in self.states.items() if state in OPEN_STATES}
+        busy = self.busy()
         free = [a for a in self.accounts if a.pk not in busy]
         account = (
             (free or self.accounts)[account % len(free or self.accounts)]
@@ -258,6 +273,9 @@ class Workflow(RuleBasedStateMachine):
         ok = not self.closed and n.proposer_id == p.user.pk and n.state in wanted
         if action == "submit":  # a draft may lack a rationale; submitting needs one
             ok = ok and p.side is not None and bool(n.rationale)
+            # Another nomination of the account may have been submitted, even agreed, since.
+            ok = ok and n.account_id not in self.busy()
+            ok = ok and self.fits_the_list(n.kind, n.account_id, n.tier)
             call = lambda: services.nomination_submit(nomination=n, by=p.user)  # noqa: E731
         elif action == "resubmit":
             on_list = self.active().get(n.account_id)
@@ -469,7 +487,9 @@ class Workflow(RuleBasedStateMachine):
             assert used <= self.capacity[tier], f"Tier {tier} holds {used}"
 
     def one_open_nomination_per_account(self, nominations):
-        open_ = Counter(n["account_id"] for n in nominations.values() if n["state"] in OPEN_STATES)
+        open_ = Counter(
+            n["account_id"] for n in nominations.values() if n["state"] in SUBMITTED_OPEN_STATES
+        )
         assert all(count <= 1 for count in open_.values())
 
 
