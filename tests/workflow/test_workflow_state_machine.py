@@ -3,7 +3,8 @@
 Hypothesis drives random proposals (add / change tier / remove), submissions, sign-offs
 (approve / reject / request changes), resubmissions and withdrawals by random people of a cast
 (approvers and non-approvers on both sides, ops, someone wrongly in both side groups), edits of
-drafts, and ops closing and reopening the cycle, on a few accounts of a cycle with small
+drafts, ops closing and reopening the cycle and changing its quorums and capacities
+mid-review, on a few accounts of a cycle with small
 capacities, random quorums and a random proposer rule. Every
 call goes through the services. A DomainError is a valid refusal, but the model predicts which
 calls must succeed and which must be refused, and a refusal must change nothing. After every
@@ -111,6 +112,7 @@ class Workflow(RuleBasedStateMachine):
         self.transitions = 0
         self.decisions = 0
         self.closed = False  # a closed cycle's nominations are read-only
+        self.approved_under: dict[int, dict] = {}  # nomination id → the quorums it met
 
     # --- the model -------------------------------------------------------------------------
 
@@ -157,8 +159,12 @@ class Workflow(RuleBasedStateMachine):
             counted[s["side"]].add(s["person_id"])
         return counted
 
-    def at_quorum(self, counted) -> bool:
-        return all(len(counted[side]) >= self.cycle.quorum(side) for side in SIDES)
+    def quorums(self) -> dict[str, int]:
+        return {side: self.cycle.quorum(side) for side in SIDES}
+
+    def at_quorum(self, counted, quorums=None) -> bool:
+        quorums = quorums or self.quorums()
+        return all(len(counted[side]) >= quorums[side] for side in SIDES)
 
     def busy(self) -> set[int]:
         """Accounts with a submitted, open nomination: a draft blocks nobody."""
@@ -355,10 +361,84 @@ class Workflow(RuleBasedStateMachine):
         if state != State.IN_REVIEW:
             self.transitions += 1
         if state == State.APPROVED:
-            if n.kind == "remove":
-                del self.expected_list[n.account_id]
-            else:
-                self.expected_list[n.account_id] = n.tier
+            self.agreed(n)
+
+    def agreed(self, n: Nomination) -> None:
+        self.approved_under[n.pk] = self.quorums()
+        if n.kind == "remove":
+            del self.expected_list[n.account_id]
+        else:
+            self.expected_list[n.account_id] = n.tier
+
+    @rule(
+        actor=who,
+        what=st.sampled_from(["quorum", "quorum", "capacity"]),
+        side=st.sampled_from(SIDES),
+        quorum=st.integers(1, 3),
+        tier=st.integers(1, 3),
+        capacity=st.integers(0, 4),
+    )
+    def ops_change_settings(self, actor, what, side, quorum, tier, capacity):
+        """Ops change a quorum or a tier's capacity mid-review. A capacity never goes below the
+        accounts on the tier. A lowered quorum approves, longest waiting first, what both sides
+        now agree on, or is refused as a whole if the list refuses one of them (a full tier);
+        a closed cycle's quorums do not change."""
+        p = (
+            self.cast[actor]
+            if actor % 3
+            else next(c for c in self.cast if c.user.username == "olga")
+        )
+        is_ops = p.user.username == "olga"
+        now_agreed = []
+        if what == "capacity":
+            used = sum(1 for t in self.active().values() if t == tier)
+            ok = is_ops and capacity >= used
+            call = lambda: services.cycle_update(  # noqa: E731
+                cycle=self.cycle, by=p.user, tiers={tier: {"capacity": capacity}}
+            )
+        else:
+            field = f"{side}_quorum"
+            old = self.cycle.quorum(side)
+            ok = is_ops and not (self.closed and quorum != old)
+            if ok and quorum < old:
+                quorums = self.quorums() | {side: quorum}
+                sign_offs = defaultdict(list)
+                for s in SignOff.objects.filter(nomination__cycle=self.cycle).values():
+                    sign_offs[s["nomination_id"]].append(s)
+                active = self.active()
+                used = Counter(active.values())
+                for n in Nomination.objects.filter(
+                    cycle=self.cycle, state=State.IN_REVIEW
+                ).order_by("waiting_since", "pk"):
+                    row = {"round": n.round, "proposer_id": n.proposer_id,
+                           "proposer_side": n.proposer_side}  # fmt: skip
+                    if not self.at_quorum(self.counting(row, sign_offs[n.pk]), quorums):
+                        continue
+                    now_agreed.append(n)
+                    if n.kind == "remove":
+                        used[active.pop(n.account_id)] -= 1
+                        continue
+                    moving = n.kind == "change_tier" and active.get(n.account_id) != n.tier
+                    if n.kind == "add" or moving:
+                        if used[n.tier] >= self.capacity[n.tier]:
+                            ok = False  # the list refuses it: the whole change is refused
+                            break
+                        if moving:
+                            used[active[n.account_id]] -= 1
+                        used[n.tier] += 1
+                        active[n.account_id] = n.tier
+            call = lambda: services.cycle_update(  # noqa: E731
+                cycle=self.cycle, by=p.user, **{field: quorum}
+            )
+        if self.attempt(ok, call) is None:
+            return
+        self.cycle.refresh_from_db()
+        if what == "capacity":
+            self.capacity[tier] = capacity
+        for n in now_agreed:
+            assert self.moved(n) == State.APPROVED
+            self.transitions += 1
+            self.agreed(n)
 
     @precondition(lambda self: State.DRAFT in self.states.values())
     @rule(
@@ -437,7 +517,10 @@ class Workflow(RuleBasedStateMachine):
         for s in sign_offs:
             by_nomination[s["nomination_id"]].append(s)
         for pk, n in nominations.items():
-            at_quorum = self.at_quorum(self.counting(n, by_nomination[pk]))
+            # An approval is judged by the quorums it met; a quorum raised later changes
+            # nothing agreed.
+            quorums = self.approved_under.get(pk) if n["state"] == State.APPROVED else None
+            at_quorum = self.at_quorum(self.counting(n, by_nomination[pk]), quorums)
             assert (n["state"] == State.APPROVED) == at_quorum, (pk, n["state"], at_quorum)
 
     def nobody_counts_twice_or_for_both_sides(self, nominations, sign_offs):
