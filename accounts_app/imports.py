@@ -42,7 +42,7 @@ from accounts_app.scoring import fit_score
 from core import hooks
 from core.errors import Invalid, NotAllowed
 from core.roles import Side, is_on_side
-from core.text import FORMULA_STARTS
+from core.text import FORMULA_STARTS, single_line
 
 logger = logging.getLogger(__name__)
 
@@ -108,12 +108,39 @@ def _decodes(data: bytes, encoding: str) -> bool:
     return True
 
 
+# Kana and the common CJK ideographs; half-width katakana are what Windows-1252's accented
+# capitals (0xA1-0xDF) read as in Shift-JIS.
+_JAPANESE = re.compile("[\u3040-\u30ff\u4e00-\u9fff]")
+_HALFWIDTH_KANA = re.compile("[\uff61-\uff9f]")
+
+
+def _reads_as_japanese(data: bytes) -> bool:
+    """Whether `data` is Shift-JIS (the default of Japanese Windows and Excel) rather than
+    Windows-1252: all of it decodes as Shift-JIS to kana or kanji, and to no half-width kana.
+    Most Shift-JIS bytes are valid Windows-1252 too, so without this a file of Japanese names
+    would import as mojibake ("株式会社" as "Š”Ž®‰ïŽÐ"), while Windows-1252 text with accented
+    letters almost never decodes as Shift-JIS."""
+    decoder = codecs.getincrementaldecoder("cp932")(errors="strict")
+    view = memoryview(data)
+    japanese = False
+    try:
+        for start in range(0, len(data), _DECODE_STEP):
+            text = decoder.decode(view[start : start + _DECODE_STEP])
+            if _HALFWIDTH_KANA.search(text):
+                return False
+            japanese = japanese or bool(_JAPANESE.search(text))
+        decoder.decode(b"", final=True)
+    except UnicodeDecodeError:
+        return False
+    return japanese
+
+
 def detect_encoding(data: bytes) -> str:
     """The encoding to read `data` with. In this order: a byte order mark (UTF-8, UTF-16 LE or
     BE) decides; otherwise UTF-8 if every byte sequence is valid UTF-8 (text in Windows-1252
-    with any letter beyond ASCII almost never is); otherwise Windows-1252. Anything else, and
-    any file decoding to control characters (binary data, UTF-16 without a byte order mark),
-    raises Unreadable."""
+    with any letter beyond ASCII almost never is); otherwise Windows-1252, unless it reads as
+    Shift-JIS Japanese. Anything else, and any file decoding to control characters (binary
+    data, UTF-16 without a byte order mark), raises Unreadable."""
     if data.startswith(codecs.BOM_UTF8):
         candidates = ["utf-8-sig"]
     elif data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
@@ -122,6 +149,8 @@ def detect_encoding(data: bytes) -> str:
         candidates = ["utf-8", "cp1252"]
     for encoding in candidates:
         if _decodes(data, encoding):
+            if encoding == "cp1252" and _reads_as_japanese(data):
+                break
             return encoding
     raise Unreadable(UNREADABLE)
 
@@ -286,6 +315,10 @@ class AccountRowReader:
         self._text(result, column, value, line=line)
 
     def _text(self, result, column, value, *, line):
+        # One line, as account_create and account_update require: the name reaches e-mail
+        # subjects and file names. A quoted cell may hold line breaks a spreadsheet hides.
+        what = "The company's name" if column == "name" else f"The {column}"
+        value = single_line(value, what=what)
         limit = MAX_LENGTHS[column]
         if len(value) > limit:
             raise Invalid(f"{len(value)} characters is too long; at most {limit} fit.")

@@ -76,3 +76,12 @@ def bounded(value, *, field: str | None = None, limit: int = MAX_TEXT, what: str
             f"{what} is {len(text):,} characters long; at most {limit:,} fit.", field=field
         )
     return text
+
+
+_WEB_ADDRESS = re.compile(r"^https?://[^\s/$.?#].[^\s]*$", re.IGNORECASE)
+
+
+def is_web_address(value) -> bool:
+    """Whether `value` is an http:// or https:// address: the only links Accord stores and the
+    only ones a page makes clickable (never javascript:, data: or vbscript:)."""
+    return isinstance(value, str) and bool(_WEB_ADDRESS.match(value))

@@ -35,7 +35,7 @@ from core.roles import (
     require_side,
     side_of,
 )
-from core.text import MAX_LINK, MAX_TEXT, bounded, single_line
+from core.text import MAX_LINK, MAX_TEXT, bounded, is_web_address, single_line
 from workflow import quorum
 from workflow.models import (
     OPEN_STATES,
@@ -183,7 +183,7 @@ def _clean_links(links: Iterable[str] | None) -> list[str]:
     if len(cleaned) > MAX_LINKS:
         raise Invalid(f"Give at most {MAX_LINKS} evidence links.", field="evidence_links")
     for link in cleaned:
-        if not re.match(r"^https?://[^\s/$.?#].[^\s]*$", link, re.IGNORECASE):
+        if not is_web_address(link):
             raise Invalid(
                 f"“{link}” is not a web address (http:// or https://).", field="evidence_links"
             )

@@ -257,6 +257,10 @@ def test_line_numbers_are_the_files_with_blank_lines_and_cells_spanning_lines(op
     )
 
     assert preview.context["error_lines"] == [
+        # A name must be one line (tests/bad_input/test_csv_accounts.py); the line numbers
+        # after the cell that spans two lines are what this test is about.
+        "line 4, column name: The company's name must be on one line: remove the line breaks, "
+        "tabs and other control characters.",
         "line 4, column employee_count: 'many' is not a whole number.",
         "line 6, column country: 'ZZ' is not a two-letter country code (ISO 3166-1), "
         "e.g. DE or US.",

@@ -4,6 +4,7 @@ from django import template
 from django.utils.html import conditional_escape, format_html
 from django.utils.safestring import mark_safe
 
+from core.text import is_web_address
 from workflow.services import MENTION
 
 register = template.Library()
@@ -62,6 +63,17 @@ def person(user):
     if not hasattr(user, "get_full_name"):
         return str(user)
     return user.get_full_name() or user.username
+
+
+@register.filter
+def evidence_link(link):
+    """A link that opens in a new tab if it is a web address, else the text alone: a link stored
+    before the service checked them (or written around it) is never a clickable javascript:."""
+    if not is_web_address(link):
+        return format_html('<span class="text-break">{}</span>', link)
+    return format_html(
+        '<a href="{}" rel="noopener noreferrer nofollow" target="_blank">{}</a>', link, link
+    )
 
 
 @register.filter
