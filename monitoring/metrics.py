@@ -29,6 +29,7 @@ from django.http import Http404, HttpResponse, HttpResponseForbidden
 from django.utils import timezone
 from prometheus_client import CollectorRegistry, multiprocess
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
+from prometheus_client.utils import floatToGoString
 
 from config.client_ip import client_ip
 from coverage.models import Snapshot, SnapshotState
@@ -53,16 +54,17 @@ def _histogram(
         f"le_{n}": Count("pk", filter=Q(duration__lte=timedelta(seconds=bound)))
         for n, bound in enumerate(buckets)
     }
-    rows = (
-        qs.filter(**{f"{start}__isnull": False, f"{end}__isnull": False})
-        .annotate(duration=duration)
-        .values(*by)
-        .annotate(count=Count("pk"), total=Sum("duration"), **aggregates)
-        .order_by(*by)
+    qs = qs.filter(**{f"{start}__isnull": False, f"{end}__isnull": False}).annotate(
+        duration=duration
     )
+    aggregates.update(count=Count("pk"), total=Sum("duration"))
+    if by:
+        rows = qs.values(*by).annotate(**aggregates).order_by(*by)
+    else:
+        rows = [qs.aggregate(**aggregates)]
     answer = []
     for row in rows:
-        counts = [(f"{bound:g}", row[f"le_{n}"]) for n, bound in enumerate(buckets)]
+        counts = [(floatToGoString(bound), row[f"le_{n}"]) for n, bound in enumerate(buckets)]
         counts.append(("+Inf", row["count"]))
         total = row["total"] or timedelta(0)
         answer.append((tuple(str(row[name]) for name in by), counts, total.total_seconds()))
