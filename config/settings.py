@@ -496,6 +496,8 @@ if PRODUCTION and METRICS_TOKEN and len(METRICS_TOKEN) < 32:
 # django-structlog: a request id on every line of a request, handed to the tasks it queues
 # (the worker side is a boot step in config/celery.py).
 DJANGO_STRUCTLOG_CELERY_ENABLED = True
+# The address is bound by monitoring.apps.bind_client_ip (behind TRUSTED_PROXY_COUNT proxies).
+DJANGO_STRUCTLOG_IP_LOGGING_ENABLED = False
 
 # Content-Security-Policy (django-csp): scripts, styles, fonts and images from Accord's own
 # origin only (no inline script or style: the pages and the admin use static files), images

@@ -65,6 +65,25 @@ def test_an_unknown_log_format_refuses_to_start():
     assert "LOG_FORMAT must be one of json, text" in result.stderr
 
 
+def request_lines(caplog) -> dict[str, dict]:
+    return {r.msg["event"]: r.msg for r in caplog.records if isinstance(r.msg, dict)}
+
+
+@pytest.mark.django_db
+def test_a_request_logs_the_clients_address_as_the_proxies_vouch_for_it(client, caplog, settings):
+    settings.TRUSTED_PROXY_COUNT = 0
+    with caplog.at_level("INFO"):
+        client.get("/login/", REMOTE_ADDR="198.51.100.9", HTTP_X_FORWARDED_FOR="8.8.8.8")
+    assert request_lines(caplog)["request_started"]["ip"] == "198.51.100.9"  # not the forgery
+
+    settings.TRUSTED_PROXY_COUNT = 1
+    caplog.clear()
+    with caplog.at_level("INFO"):
+        client.get("/login/", REMOTE_ADDR="127.0.0.1", HTTP_X_FORWARDED_FOR="203.0.113.4")
+    lines = request_lines(caplog)
+    assert lines["request_started"]["ip"] == lines["request_finished"]["ip"] == "203.0.113.4"
+
+
 @pytest.fixture
 def worker(settings, tmp_path):
     """This process publishes to a redis-server of the test's own; a worker consumes it, with
@@ -115,7 +134,7 @@ def test_a_task_logs_the_request_id_of_the_request_that_queued_it(
         answer = client.post("/sync/push/")
 
     assert answer.status_code == 302
-    web = {r.msg["event"]: r.msg for r in caplog.records if isinstance(r.msg, dict)}
+    web = request_lines(caplog)
     request_id = web["request_started"]["request_id"]
     assert web["request_finished"]["request_id"] == request_id
     queued = web["task_enqueued"]
