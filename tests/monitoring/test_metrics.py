@@ -13,6 +13,7 @@ from crm import services as crm_services
 from crm.models import OutboxState, SyncKind, SyncRun, SyncState
 from tests.crm.helpers import bulk_list, queue_cycle
 from tests.factories import AccountFactory
+from tests.test_settings import STRONG_KEY, manage
 from tests.workflow.helpers import decide, nominate, put_on_list
 
 pytestmark = pytest.mark.django_db
@@ -222,3 +223,20 @@ def test_a_scrape_costs_the_same_five_queries_whatever_the_data(
     data(20)
     with django_assert_num_queries(5):
         scrape(client)
+
+
+# --- its settings ------------------------------------------------------------------------------
+
+
+def test_a_network_that_is_not_a_cidr_refuses_to_start():
+    result = manage("check", METRICS_ALLOWED_NETWORKS="10.0.0.0/8,intranet")
+    assert result.returncode != 0
+    assert "METRICS_ALLOWED_NETWORKS" in result.stderr
+
+
+def test_production_refuses_a_short_metrics_token():
+    production = {"ACCORD_ENV": "production", "SECRET_KEY": STRONG_KEY}
+    result = manage("check", METRICS_TOKEN="short", **production)
+    assert result.returncode != 0
+    assert "METRICS_TOKEN must be 32+" in result.stderr
+    assert manage("check", METRICS_TOKEN=TOKEN, **production).returncode == 0
