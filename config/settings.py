@@ -169,14 +169,23 @@ if PRODUCTION:
     SECURE_HSTS_INCLUDE_SUBDOMAINS = True
     SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=True)
 
+# Structured logs (config/logging.py): JSON lines in production, readable text in development.
+from config import logging as accord_logging  # noqa: E402
+
+LOG_FORMAT = env.str("LOG_FORMAT", default="json" if PRODUCTION else "text")
+if LOG_FORMAT not in accord_logging.FORMATS:
+    raise environ.ImproperlyConfigured(
+        f"LOG_FORMAT must be one of {', '.join(accord_logging.FORMATS)}, not {LOG_FORMAT!r}."
+    )
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "formatters": {"structured": accord_logging.formatter(LOG_FORMAT)},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "structured"}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
     "loggers": {"django.db.backends": {"level": "WARNING"}},
 }
+accord_logging.configure_structlog()
 
 # REST API ----------------------------------------------------------------------------------------
 # /api/v1/ (DRF), the OpenAPI schema at /api/schema/ and Swagger UI at /api/docs/, whose files come
@@ -446,3 +455,71 @@ COVERAGE_SLACK_MAX_TRIES = env.int("COVERAGE_SLACK_MAX_TRIES", default=4)
 COVERAGE_SLACK_RETRY_AFTER_MAX_SECONDS = env.float(
     "COVERAGE_SLACK_RETRY_AFTER_MAX_SECONDS", default=60.0
 )
+
+# Operations: health, metrics, request ids in the logs, security headers (docs/operations.md) ----
+INSTALLED_APPS += ["django_prometheus", "django_structlog", "csp", "monitoring"]
+# django-prometheus times every request between its two middlewares (outermost on both sides);
+# django-structlog binds a request id once the user is known; django-csp sets the policy.
+MIDDLEWARE.insert(0, "django_prometheus.middleware.PrometheusBeforeMiddleware")
+MIDDLEWARE.insert(
+    MIDDLEWARE.index("django.middleware.security.SecurityMiddleware") + 1,
+    "csp.middleware.CSPMiddleware",
+)
+MIDDLEWARE.insert(
+    MIDDLEWARE.index("django.contrib.auth.middleware.AuthenticationMiddleware") + 1,
+    "django_structlog.middlewares.RequestMiddleware",
+)
+MIDDLEWARE.append("django_prometheus.middleware.PrometheusAfterMiddleware")
+# Database metrics (queries, errors, connections): django-prometheus's wrapper of the backend.
+_PROMETHEUS_ENGINES = {
+    "django.db.backends.postgresql": "django_prometheus.db.backends.postgresql",
+    "django.db.backends.sqlite3": "django_prometheus.db.backends.sqlite3",
+}
+DATABASES["default"]["ENGINE"] = _PROMETHEUS_ENGINES.get(
+    DATABASES["default"]["ENGINE"], DATABASES["default"]["ENGINE"]
+)
+
+# /healthz (monitoring/health.py) fails, with a 503, when the change waiting longest for the
+# CRM has waited longer than this, or when more outbox entries than this are dead letters.
+HEALTH_OUTBOX_MAX_AGE_SECONDS = env.int("HEALTH_OUTBOX_MAX_AGE_SECONDS", default=3600)
+HEALTH_MAX_DEAD_LETTERS = env.int("HEALTH_MAX_DEAD_LETTERS", default=100)
+
+# /metrics (monitoring/metrics.py) answers these networks (CIDRs; the client's address behind
+# TRUSTED_PROXY_COUNT proxies) and requests with `Authorization: Bearer <METRICS_TOKEN>`.
+METRICS_ALLOWED_NETWORKS = env.list("METRICS_ALLOWED_NETWORKS", default=["127.0.0.1/32", "::1/128"])
+METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
+try:
+    import ipaddress
+
+    for _network in METRICS_ALLOWED_NETWORKS:
+        ipaddress.ip_network(_network, strict=False)
+except ValueError as error:
+    raise environ.ImproperlyConfigured(f"METRICS_ALLOWED_NETWORKS: {error}") from error
+if PRODUCTION and METRICS_TOKEN and len(METRICS_TOKEN) < 32:
+    raise environ.ImproperlyConfigured("METRICS_TOKEN must be 32+ random characters.")
+
+# django-structlog: a request id on every line of a request, handed to the tasks it queues
+# (the worker side is a boot step in config/celery.py).
+DJANGO_STRUCTLOG_CELERY_ENABLED = True
+# The address is bound by monitoring.apps.bind_client_ip (behind TRUSTED_PROXY_COUNT proxies).
+DJANGO_STRUCTLOG_IP_LOGGING_ENABLED = False
+
+# Content-Security-Policy (django-csp): scripts, styles, fonts and images from Accord's own
+# origin only (no inline script or style: the pages and the admin use static files), images
+# also as data: URIs (Bootstrap's and Swagger UI's icons are SVGs in their stylesheets).
+from csp.constants import NONE, SELF  # noqa: E402
+
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF],
+        "img-src": [SELF, "data:"],
+        "font-src": [SELF],
+        "connect-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [SELF],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+    }
+}

@@ -10,6 +10,7 @@ register_converter(IdConverter, "id")
 from accounts_app.urls import icp_patterns  # noqa: E402
 
 urlpatterns = [
+    path("", include("monitoring.urls")),
     path("admin/", admin.site.urls),
     path("api/", include("api.urls")),
     path("login/", auth_views.LoginView.as_view(), name="login"),

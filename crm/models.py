@@ -119,6 +119,17 @@ class SyncRun(models.Model):
     unchanged = models.PositiveIntegerField(default=0)
     failed = models.PositiveIntegerField(default=0)
     requests = models.PositiveIntegerField(default=0, help_text="HTTP requests made to the CRM.")
+    # What became of the requests, counted by the transport (crm.adapters.base.TransportStats);
+    # /metrics sums them over every run, so the figures hold across several workers.
+    rate_limited = models.PositiveIntegerField(
+        default=0, help_text="Requests the CRM throttled (429)."
+    )
+    server_errors = models.PositiveIntegerField(
+        default=0, help_text="Requests the CRM answered with a server error (5xx)."
+    )
+    network_errors = models.PositiveIntegerField(
+        default=0, help_text="Requests that got no answer (timeouts, refused connections)."
+    )
     message = models.TextField(blank=True, help_text="Why the run failed or stopped early.")
     detail = models.JSONField(default=dict, blank=True, help_text="Cursors and the like.")
 

@@ -4,12 +4,16 @@ the sync runs as ops see them."""
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
 
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Count, Min, Q, QuerySet
 from django.template.defaultfilters import pluralize
 
 from accounts_app.models import Account
 from crm.models import (
+    LIVE_OUTBOX_STATES,
+    OPEN_OUTBOX_STATES,
     CrmOwner,
     DeliveredPayload,
     OutboxEntry,
@@ -134,6 +138,24 @@ def outbox_counts() -> dict[str, int]:
     """Entries per state, every state present (for the admin and the sync page)."""
     counts = dict(OutboxEntry.objects.values_list("state").annotate(n=Count("pk")))
     return {state.value: counts.get(state.value, 0) for state in OutboxState}
+
+
+@dataclass(frozen=True)
+class OutboxBacklog:
+    pending: int  # waiting for delivery or being pushed
+    dead_letters: int
+    oldest_pending_at: datetime | None  # the latest change of the longest-waiting entry
+
+
+def outbox_backlog() -> OutboxBacklog:
+    """What the outbox has not delivered, in one query over the open entries (delivered ones,
+    the bulk of the table, are not read): for /healthz and /metrics."""
+    row = OutboxEntry.objects.filter(state__in=OPEN_OUTBOX_STATES).aggregate(
+        pending=Count("pk", filter=Q(state__in=LIVE_OUTBOX_STATES)),
+        dead_letters=Count("pk", filter=Q(state=OutboxState.FAILED)),
+        oldest_pending_at=Min("enqueued_at", filter=Q(state__in=LIVE_OUTBOX_STATES)),
+    )
+    return OutboxBacklog(**row)
 
 
 def outbox_dead_letters() -> QuerySet[OutboxEntry]:

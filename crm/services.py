@@ -32,6 +32,7 @@ from crm.adapters import (
     backend_name,
     get_adapter,
 )
+from crm.adapters.base import TransportStats
 from crm.models import (
     CrmOwner,
     DeliveredPayload,
@@ -172,14 +173,25 @@ def _run_started(run: SyncRun, *, total: int | None = None) -> None:
         setattr(run, name, value)
 
 
-def _run_progress(run: SyncRun, outcome: ChunkOutcome, requests: int) -> None:
+def request_counts(stats: TransportStats) -> dict[str, int]:
+    """The transport's counts of a run's requests, as the run stores them."""
+    return {
+        "requests": stats.requests,
+        "rate_limited": stats.rate_limited,
+        "server_errors": stats.server_errors,
+        "network_errors": stats.network_errors,
+    }
+
+
+def _run_progress(run: SyncRun, outcome: ChunkOutcome, stats: TransportStats) -> None:
     """Count a chunk on the run: one UPDATE (other processes may count on the same run), and
     the same sums on this instance for the progress bar."""
     counts = ("done", "sent", "created", "updated", "unchanged", "failed")
+    requests = request_counts(stats)
     SyncRun.objects.filter(pk=run.pk).update(
         total=Greatest(F("total"), F("done") + outcome.done),
         **{name: F(name) + getattr(outcome, name) for name in counts},
-        requests=requests,
+        **requests,
         updated_at=timezone.now(),
     )
     from django.conf import settings
@@ -192,12 +204,20 @@ def _run_progress(run: SyncRun, outcome: ChunkOutcome, requests: int) -> None:
     for name in counts:
         setattr(run, name, getattr(run, name) + getattr(outcome, name))
     run.total = max(run.total, run.done)
-    run.requests = requests
+    for name, value in requests.items():
+        setattr(run, name, value)
     if outcome.errors:
         SyncRunError.objects.bulk_create(outcome.errors, batch_size=500)
 
 
-def _run_finished(run: SyncRun, *, state: str, message: str = "", detail: dict | None = None):
+def _run_finished(
+    run: SyncRun,
+    *,
+    state: str,
+    message: str = "",
+    detail: dict | None = None,
+    stats: TransportStats | None = None,
+):
     now = timezone.now()
     run.refresh_from_db()
     if state == SyncState.SUCCEEDED and run.failed:
@@ -208,6 +228,7 @@ def _run_finished(run: SyncRun, *, state: str, message: str = "", detail: dict |
         "updated_at": now,
         "message": message[:5000],
         "detail": {**run.detail, **(detail or {})},
+        **(request_counts(stats) if stats is not None else {}),
     }
     SyncRun.objects.filter(pk=run.pk).update(**fields)
     for name, value in fields.items():
@@ -514,7 +535,7 @@ class _Drain:
         )
         with self.lock:
             self.lost += outcome.lost
-            _run_progress(run, outcome, self.adapter.stats.requests)
+            _run_progress(run, outcome, self.adapter.stats)
             if self.progress is not None:
                 self.progress(run)
             if outcome.stop:
@@ -615,7 +636,10 @@ def outbox_push(
         drain.halt.set()
         if drain.run is not None:
             _run_finished(
-                drain.run, state=SyncState.FAILED, message=f"{type(error).__name__}: {error}"
+                drain.run,
+                state=SyncState.FAILED,
+                message=f"{type(error).__name__}: {error}",
+                stats=adapter.stats,
             )
         raise
     finally:
@@ -636,11 +660,11 @@ def outbox_push(
     if drain.lost:
         detail["lease_lost"] = drain.lost
     if drain.stop:
-        _run_finished(run, state=drain.stop_state, message=drain.stop, detail=detail)
+        _run_finished(run, state=drain.stop_state, message=drain.stop, detail=detail, stats=stats)
     else:
         if drain.stop_state == "budget":
             detail["more_to_push"] = True
-        _run_finished(run, state=SyncState.SUCCEEDED, detail=detail)
+        _run_finished(run, state=SyncState.SUCCEEDED, detail=detail, stats=stats)
     return run
 
 

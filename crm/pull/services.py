@@ -27,6 +27,7 @@ from core import hooks
 from core.errors import Conflict
 from core.roles import require_ops
 from crm.adapters import ConfigurationError, CrmError, Deferred, backend_name, get_adapter
+from crm.adapters.base import TransportStats
 from crm.models import PullCursor, SyncKind, SyncRun, SyncRunError, SyncState, SyncTrigger
 from crm.pull import store
 from crm.pull.store import Outcome
@@ -77,7 +78,7 @@ def _services():
     return services
 
 
-def _progress(run: SyncRun, out: Outcome, requests: int, detail: dict) -> None:
+def _progress(run: SyncRun, out: Outcome, stats: TransportStats, detail: dict) -> None:
     SyncRun.objects.filter(pk=run.pk).update(
         total=Greatest(F("total"), F("done") + out.read),
         done=F("done") + out.read,
@@ -86,7 +87,7 @@ def _progress(run: SyncRun, out: Outcome, requests: int, detail: dict) -> None:
         updated=F("updated") + out.updated,
         unchanged=F("unchanged") + out.unchanged,
         failed=F("failed") + out.failed,
-        requests=requests,
+        **_services().request_counts(stats),
         updated_at=timezone.now(),
         detail=detail,
     )
@@ -250,7 +251,10 @@ def pull(
             objects[cursor.object_type] = {"total": count, **Outcome().counts()}
             total += count
         SyncRun.objects.filter(pk=run.pk).update(
-            total=total, detail=detail, requests=reader.stats.requests, updated_at=timezone.now()
+            total=total,
+            detail=detail,
+            **services.request_counts(reader.stats),
+            updated_at=timezone.now(),
         )
         run.refresh_from_db()
         if progress is not None:
@@ -273,7 +277,7 @@ def pull(
                 for name, value in out.counts().items():
                     counts[name] += value
                 detail["skipped"] = detail.get("skipped", 0) + out.skipped
-                _progress(run, out, reader.stats.requests, detail)
+                _progress(run, out, reader.stats, detail)
                 if progress is not None:
                     progress(run)
                 if time_budget is not None and time.monotonic() - started > time_budget:
@@ -311,9 +315,8 @@ def pull(
             "seconds": round(time.monotonic() - started, 2),
         }
     )
-    SyncRun.objects.filter(pk=run.pk).update(requests=stats.requests)
     services._run_finished(
-        run, state=stop_state or SyncState.SUCCEEDED, message=stop, detail=detail
+        run, state=stop_state or SyncState.SUCCEEDED, message=stop, detail=detail, stats=stats
     )
     hooks.pull_finished.send(
         sender=SyncRun, state=run.state, more_to_pull=bool(detail.get("more_to_pull"))
@@ -366,12 +369,16 @@ def pull_by_ids(
             out.read += len(missing)
             detail.update({"missing": missing[:100], "deleted": out.deleted})
             detail["skipped"] = out.skipped
-            _progress(run, out, reader.stats.requests, detail)
+            _progress(run, out, reader.stats, detail)
     except Deferred as deferred:
-        services._run_finished(run, state=SyncState.PARTIAL, message=deferred.message)
+        services._run_finished(
+            run, state=SyncState.PARTIAL, message=deferred.message, stats=reader.stats
+        )
         return run
     except CrmError as error:
-        services._run_finished(run, state=SyncState.FAILED, message=error.message)
+        services._run_finished(
+            run, state=SyncState.FAILED, message=error.message, stats=reader.stats
+        )
         return run
     except BaseException as error:
         services._run_finished(
@@ -380,7 +387,7 @@ def pull_by_ids(
         raise
     finally:
         reader.close()
-    services._run_finished(run, state=SyncState.SUCCEEDED)
+    services._run_finished(run, state=SyncState.SUCCEEDED, stats=reader.stats)
     return run
 
 

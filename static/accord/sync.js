@@ -30,7 +30,9 @@
       el.querySelectorAll("[data-field]").forEach(function (field) {
         var name = field.getAttribute("data-field");
         if (name === "bar") {
-          field.style.width = run.percent + "%";
+          // Widths are classes (accord.css): the Content-Security-Policy refuses style attributes.
+          field.className = field.className.replace(/\bpct-\d+\b/g, "").trim();
+          field.classList.add("pct-" + Math.max(0, Math.min(100, Math.round(run.percent))));
           if (field.parentElement) field.parentElement.setAttribute("aria-valuenow", run.percent);
           BAR_STATES.forEach(function (c) { field.classList.remove(c); });
           if (!run.finished) {

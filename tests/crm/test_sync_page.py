@@ -104,7 +104,7 @@ def test_it_lists_runs_with_their_progress_and_counts(as_):
 
     assert f'data-run="{running.pk}" data-active="1"' in page
     assert f'data-run="{done.pk}" data-active="0"' in page
-    assert 'style="width: 25%"' in page  # 50 of 200, without any script
+    assert "progress-bar pct-25 " in page  # 50 of 200, without any script (accord.css)
     assert '<span data-field="done">50</span> / <span data-field="total">200</span>' in page
     assert "Finished with errors" in page
     assert "2 records failed" in page

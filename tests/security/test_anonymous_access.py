@@ -21,6 +21,11 @@ PUBLIC = {
     "/api/v1/crm/hubspot/webhook/": "the CRM's signed webhook",
     # Any other /api/v1/…/: a JSON 404 to everyone, it serves nothing (test below).
     "/api/v1/": "the API's answer to a URL it does not have",
+    # For load balancers: each check's name and OK/failed/skipped, nothing else (test below;
+    # tests/monitoring/test_health.py).
+    "/healthz": "the health check",
+    # Allowed networks or the token only (test below; tests/monitoring/test_metrics.py).
+    "/metrics": "the Prometheus metrics",
 }
 # The status codes that refuse a visitor: to a sign-in page, or an API's 401/403.
 REFUSED = {301, 302, 401, 403}
@@ -101,3 +106,24 @@ def test_the_webhook_refuses_a_request_without_a_valid_signature(client, setting
         "/api/v1/crm/hubspot/webhook/", data="[]", content_type="application/json"
     )
     assert response.status_code in (401, 403)
+
+
+@pytest.mark.django_db
+def test_the_health_check_tells_a_visitor_only_names_and_outcomes(client):
+    response = client.get("/healthz")
+    answer = response.json()
+    assert set(answer) == {"status", "checks"}
+    assert set(answer["checks"].values()) <= {"OK", "failed", "skipped"}
+    for method in METHODS[1:]:
+        assert getattr(client, method)("/healthz").status_code == 405
+
+
+@pytest.mark.django_db
+def test_the_metrics_refuse_a_visitor_from_outside_the_allowed_networks(client, settings):
+    settings.METRICS_ALLOWED_NETWORKS = ["127.0.0.1/32"]
+    settings.METRICS_TOKEN = "a-token-of-thirty-two-characters-or-more"
+    for method in METHODS:
+        response = getattr(client, method)("/metrics", REMOTE_ADDR="198.51.100.4")
+        assert response.status_code == 404, method
+    wrong = client.get("/metrics", REMOTE_ADDR="198.51.100.4", HTTP_AUTHORIZATION="Bearer a-guess")
+    assert wrong.status_code == 403
