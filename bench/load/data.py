@@ -1,7 +1,8 @@
 """The load run's data set, written into the (throw-away) database Django is connected to.
 
-- One active cycle ("FY27 H1"), quorum 2 on each side, the proposer's submission counting as
-  its side's first approval, tiers large enough that no approval is refused for capacity.
+- One active cycle ("FY27 H1"), `quorum` approvals on each side (the default cycle's 1; an
+  approver's own proposal counts as their side's first, a member's does not), tiers large
+  enough that no approval is refused for capacity.
 - `accounts` accounts on its agreed list, each with 10 contacts in buying roles, 50 activities
   of both sides and 1.5 deals (bench/coverage_snapshot.py's generator), owned round-robin by
   the people of each side, and one coverage snapshot of them.
@@ -12,8 +13,8 @@
 - `prospects_per_person` accounts off the list for each person to nominate during the run (each
   person their own, so two simulated people never race for the same account), and `in_review`
   more with nominations waiting for sign-offs, submitted through the workflow's services by the
-  busy team's people; a third of them already have one approval of the other side, and some a
-  comment.
+  busy team's people; a third of them already have one approval of the other side, one in
+  four a comment.
 - An integration login and its token (the CRM-side job polling the agreed list).
 
 Returns the fixture the locustfile reads (ids, usernames, the password, the token).
@@ -39,6 +40,7 @@ def load(
     busy_team: int = 200,
     in_review: int = 300,
     prospects_per_person: int = 10,
+    quorum: int = 1,
     say=print,
 ) -> dict:
     from django.contrib.auth import get_user_model
@@ -99,8 +101,8 @@ def load(
         starts_on=dt.date(2027, 1, 1),
         ends_on=dt.date(2027, 6, 30),
         state=CycleState.ACTIVE,
-        marketing_quorum=2,
-        sales_quorum=2,
+        marketing_quorum=quorum,
+        sales_quorum=quorum,
         proposer_counts=True,
     )
     Tier.objects.bulk_create(

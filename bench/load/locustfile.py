@@ -68,6 +68,7 @@ class Run:
 
     tried_sign_in = 0
     steady_at: float | None = None
+    ended_at: float | None = None
     samples: list[tuple] = []
     in_review: list[int] = list(FIXTURE["in_review"])
 
@@ -76,7 +77,12 @@ class Run:
 def _sample(request_type, name, response_time, response=None, exception=None, **kw):
     started = kw.get("start_time") or time.time() - response_time / 1000
     status = getattr(response, "status_code", 0) if response is not None else 0
-    phase = "steady" if Run.steady_at is not None and started >= Run.steady_at else "ramp"
+    if Run.steady_at is None or started < Run.steady_at:
+        phase = "ramp"
+    elif Run.ended_at is None or started < Run.ended_at:
+        phase = "steady"
+    else:
+        phase = "after"  # started while the users were being stopped
     error = None if exception is None else str(exception)[:200]
     Run.samples.append((round(started, 3), name, round(response_time, 2), status, error, phase))
 
@@ -98,7 +104,20 @@ def _person_ready(environment) -> None:
         Run.steady_at = time.time()
         if STEADY_FILE:
             Path(STEADY_FILE).write_text(f"{Run.steady_at}\n")
-        gevent.spawn_later(STEADY_SECONDS, environment.runner.quit)
+        gevent.spawn_later(STEADY_SECONDS, _end, environment)
+
+
+def _end(environment) -> None:
+    Run.ended_at = time.time()
+    if STEADY_FILE:
+        Path(STEADY_FILE).write_text(f"{Run.steady_at}\n{Run.ended_at}\n")
+    environment.runner.quit()
+
+
+def _why(response, expected: str) -> str:
+    if response.status_code == 0:  # no answer: the connection failed
+        return f"no answer ({response.error!r})"
+    return f"answered {response.status_code}, {expected}"
 
 
 class Browser(HttpUser):
@@ -122,7 +141,7 @@ class Browser(HttpUser):
             url, name=name_of("GET", url), allow_redirects=False, catch_response=True
         ) as response:
             if response.status_code != 200:
-                response.failure(f"answered {response.status_code}, expected 200")
+                response.failure(_why(response, "expected 200"))
         return response
 
     def post(self, url: str, data: dict, *, conflict_ok: bool = False):
@@ -133,7 +152,7 @@ class Browser(HttpUser):
             if response.status_code == 302 or (conflict_ok and response.status_code == 409):
                 response.success()
             else:
-                response.failure(f"answered {response.status_code}, expected 302")
+                response.failure(_why(response, "expected 302"))
         if response.status_code == 302:
             return self.get(response.headers["Location"].split("#", 1)[0])
         return response
@@ -145,6 +164,8 @@ class Browser(HttpUser):
 
     def sign_in(self) -> bool:
         form = self.get("/login/")
+        if form.status_code != 200:
+            return False
         with self.client.post(
             "/login/",
             data={
@@ -224,6 +245,8 @@ class Browser(HttpUser):
             return
         pk = random.choice(self.known)
         page = self.get(f"/nominations/{pk}/")
+        if page.status_code != 200:
+            return
         body = "Spoke to their CFO last week; they are evaluating vendors."
         if random.random() < 0.3:
             body += f" @{random.choice(team)['username']} can you confirm?"
@@ -244,6 +267,9 @@ class Member(Browser):
         url = f"/cycles/{CYCLE}/nominate/"
         self.get(f"{url}?q={name.replace(' ', '+')}")
         form = self.get(f"{url}?account={account_id}")
+        if form.status_code != 200:
+            self.prospects.insert(0, [account_id, name])
+            return
         page = self.post(
             url,
             {
@@ -274,7 +300,7 @@ class Approver(Browser):
             return
         pk = random.choice(ids)
         page = self.get(f"/nominations/{pk}/")
-        if 'value="approve"' not in (page.text or ""):
+        if page.status_code != 200 or 'value="approve"' not in page.text:
             return  # already decided, or this side has reached its quorum meanwhile
         decision = random.choices(["approve", "request_changes", "reject"], [95, 3, 2])[0]
         note = "" if decision == "approve" else "Not this half-year: no budget until Q3."

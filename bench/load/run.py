@@ -227,6 +227,30 @@ class CrmWatch(threading.Thread):
                 self.latencies.append(seen - self.pending.pop(key))
 
 
+def _last_pk(label: str) -> int:
+    from django.apps import apps
+    from django.db import connection
+
+    pk = apps.get_model(label).objects.order_by("-pk").values_list("pk", flat=True).first()
+    connection.close()
+    return pk or 0
+
+
+def workflow_counts(after_sign_off: int) -> dict:
+    """What the run did to the workflow (sign-offs by decision, approvals), from the database."""
+    from django.db import connection
+    from django.db.models import Count
+
+    from workflow.models import Nomination, SignOff
+
+    sign_offs = SignOff.objects.filter(pk__gt=after_sign_off, by_submission=False)
+    counts = dict(sign_offs.values_list("decision").annotate(n=Count("pk")).order_by())
+    counts["submitted"] = SignOff.objects.filter(pk__gt=after_sign_off, by_submission=True).count()
+    counts["in review now"] = Nomination.objects.filter(state="in_review").count()
+    connection.close()
+    return counts
+
+
 # One run --------------------------------------------------------------------------------------
 
 
@@ -259,8 +283,6 @@ def run_once(*, m: int, args, fixture_path: Path, web_url: str, sandbox_url: str
     run_dir = out / f"x{m}"
     run_dir.mkdir(exist_ok=True)
     refresh(fixture_path)
-    for old in out.glob("cpu-*.tsv"):
-        old.unlink()
     connection.close()
     steady_file = run_dir / "steady-started"
     samples_file = run_dir / "samples.jsonl"
@@ -305,32 +327,38 @@ def run_once(*, m: int, args, fixture_path: Path, web_url: str, sandbox_url: str
     )
     watch = CrmWatch(sandbox_url)
     watch.start()
+    first_sign_off = _last_pk("workflow.SignOff")
     master = procs.started["gunicorn"].pid
     celery = procs.started["celery-worker"].pid
     load_before = os.getloadavg()
     started = time.time()
     locust = procs.start(f"locust-x{m}", command, env)
-    t0 = cpu0 = None
+    t0 = t1 = cpu0 = cpu1 = None
     loads, next_load = [], 0.0
     while locust.poll() is None:
-        if t0 is None and steady_file.exists():
+        marks = steady_file.read_text().split() if steady_file.exists() else []
+        if t0 is None and marks:
             t0 = time.time()
-            workers = children(master)
-            cpu0 = cpu_of(workers), cpu_of([celery, *children(celery)])
+            cpu0 = cpu_of(children(master)), cpu_of([celery, *children(celery)])
             print(f"  all signed in after {t0 - started:.0f} s; steady window …", flush=True)
+        if t1 is None and len(marks) == 2:
+            t1 = time.time()
+            cpu1 = cpu_of(list(cpu0[0])), cpu_of(list(cpu0[1]))
         if t0 is not None and time.monotonic() >= next_load:
             loads.append(os.getloadavg()[0])
             next_load = time.monotonic() + 5
         time.sleep(0.2)
-    t1 = time.time()
-    if t0 is None:
-        raise SystemExit(f"locust stopped before everyone had signed in: see {out}/locust-x{m}.log")
-    web_cpu = sum(cpu_seconds(pid) - before for pid, before in cpu0[0].items())
-    celery_cpu = sum(cpu_seconds(pid) - before for pid, before in cpu0[1].items())
+    if t0 is None or t1 is None:
+        raise SystemExit(
+            f"locust stopped before its steady window ended: see {out}/locust-x{m}.log"
+        )
+    web_cpu = sum(cpu1[0][pid] - before for pid, before in cpu0[0].items())
+    celery_cpu = sum(cpu1[1][pid] - before for pid, before in cpu0[1].items())
     load_after = os.getloadavg()
     watch.stopping.set()
     watch.join()
 
+    result_workflow = workflow_counts(first_sign_off)
     samples = [json.loads(line) for line in samples_file.read_text().splitlines()]
     cpu_log = read_cpu_log(out, t0, t1)
     served = sum(len(v) for v in cpu_log.values())
@@ -347,6 +375,7 @@ def run_once(*, m: int, args, fixture_path: Path, web_url: str, sandbox_url: str
         "load_after": load_after,
         "load_during": loads,
         "endpoints": {},
+        "workflow": result_workflow,
         "served": served,
         "web_cpu_s": web_cpu,
         "web_cpu_ms_per_request": 1000 * web_cpu / served if served else None,
@@ -462,6 +491,7 @@ def report(r: dict) -> None:
         f"p95 {_ms(ri['p95'])} ms, max {_ms(ri['max'])} ms; errors in the ramp: "
         f"{ri['all_ramp_errors']}"
     )
+    print("Workflow: " + ", ".join(f"{k} {v}" for k, v in r["workflow"].items()))
     if r["errors_sample"]:
         print("Errors seen: " + "; ".join(r["errors_sample"]))
 
@@ -528,8 +558,10 @@ def main() -> None:
     parser.add_argument("--poll-seconds", type=float, default=10, help="CRM job's poll interval")
     parser.add_argument("--accounts", type=int, default=2000, help="target accounts")
     parser.add_argument("--in-review", type=int, default=300)
+    parser.add_argument("--quorum", type=int, default=1, help="approvals each side needs")
     parser.add_argument("--web-workers", type=int, default=3)
     parser.add_argument("--threads", type=int, default=4, help="gunicorn threads per worker")
+    parser.add_argument("--keep-alive", type=int, default=75, help="gunicorn's, seconds")
     parser.add_argument("--celery-concurrency", type=int, default=2)
     parser.add_argument("--out", type=Path, default=None, help="logs and raw results")
     args = parser.parse_args()
@@ -559,6 +591,7 @@ def main() -> None:
             people=people,
             busy_team=args.busy_team,
             in_review=args.in_review,
+            quorum=args.quorum,
             say=lambda line: print(line, flush=True),
         )
         fixture_path = out / "fixture.json"
@@ -644,6 +677,10 @@ def main() -> None:
                 f"--threads={args.threads}",
                 "--worker-class=gthread",
                 "--timeout=120",
+                # Longer than a person's think time, as a load balancer in front would hold the
+                # browser's connection: with gunicorn's 2 s a request may race the server
+                # closing its idle connection, and fail with a reset.
+                f"--keep-alive={args.keep_alive}",
                 "--log-level=warning",
                 "--access-logfile",
                 str(out / "access.log"),
