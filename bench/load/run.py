@@ -753,19 +753,22 @@ def main() -> None:
         )
         print("Data: " + ", ".join(f"{v:,} {k}" for k, v in fixture["sizes"].items()))
         results = []
-        for m in args.multipliers:
-            warm_up(web_url, fixture)
-            r = run_once(
-                m=m,
-                args=args,
-                fixture_path=fixture_path,
-                web_url=web_url,
-                sandbox_url=sandbox_url,
-                procs=procs,
-                out=out,
-            )
-            results.append(r)
-            settle()
+        try:
+            for m in args.multipliers:
+                warm_up(web_url, fixture)
+                r = run_once(
+                    m=m,
+                    args=args,
+                    fixture_path=fixture_path,
+                    web_url=web_url,
+                    sandbox_url=sandbox_url,
+                    procs=procs,
+                    out=out,
+                )
+                results.append(r)
+                settle()
+        except KeyboardInterrupt:
+            print("\nInterrupted: the targets of the runs that finished.")
         targets(results)
         (out / "results.json").write_text(json.dumps(results, indent=2, default=str))
     finally:
