@@ -32,6 +32,7 @@ approval to CRM p95 under 5 s; page reads at 12 ms of worker CPU or less; no err
 
 import argparse
 import json
+import math
 import os
 import secrets
 import signal
@@ -267,7 +268,7 @@ def percentile(values: list[float], p: float) -> float:
     if not values:
         return float("nan")
     ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, max(0, round(p / 100 * len(ordered) + 0.5) - 1))]
+    return ordered[max(0, math.ceil(p / 100 * len(ordered)) - 1)]
 
 
 def read_cpu_log(out: Path, t0: float, t1: float) -> dict[str, list[float]]:
