@@ -345,28 +345,35 @@ def run_once(*, m: int, args, fixture_path: Path, web_url: str, sandbox_url: str
     locust = procs.start(f"locust-x{m}", command, env)
     t0 = t1 = cpu0 = cpu1 = None
     loads, next_load = [], 0.0
-    while locust.poll() is None:
-        marks = steady_file.read_text().split() if steady_file.exists() else []
-        if t0 is None and marks:
-            t0 = time.time()
-            cpu0 = cpu_of(children(master)), cpu_of([celery, *children(celery)])
-            print(f"  all signed in after {t0 - started:.0f} s; steady window …", flush=True)
-        if t1 is None and len(marks) == 2:
-            t1 = time.time()
-            cpu1 = cpu_of(list(cpu0[0])), cpu_of(list(cpu0[1]))
-        if t0 is not None and time.monotonic() >= next_load:
-            loads.append(os.getloadavg()[0])
-            next_load = time.monotonic() + 5
-        time.sleep(0.2)
-    if t0 is None or t1 is None:
-        raise SystemExit(
-            f"locust stopped before its steady window ended: see {out}/locust-x{m}.log"
-        )
+    try:
+        while locust.poll() is None:
+            marks = steady_file.read_text().split() if steady_file.exists() else []
+            if t0 is None and marks:
+                t0 = time.time()
+                cpu0 = cpu_of(children(master)), cpu_of([celery, *children(celery)])
+                print(f"  all signed in after {t0 - started:.0f} s; steady window …", flush=True)
+            if t1 is None and len(marks) == 2:
+                t1 = time.time()
+                cpu1 = cpu_of(list(cpu0[0])), cpu_of(list(cpu0[1]))
+            if t0 is not None and time.monotonic() >= next_load:
+                loads.append(os.getloadavg()[0])
+                next_load = time.monotonic() + 5
+            time.sleep(0.2)
+        if t0 is None or t1 is None:
+            raise SystemExit(
+                f"locust stopped before its steady window ended (the sign-ins took longer than "
+                f"--max-ramp {args.max_ramp:.0f} s?): see {out}/locust-x{m}.log"
+            )
+    except BaseException:
+        watch.grace = 0  # no waiting for the CRM: the run is over
+        raise
+    finally:
+        # Before the database is dropped: the watcher holds a connection to it.
+        watch.stopping.set()
+        watch.join(timeout=watch.grace + 30)
     web_cpu = sum(cpu1[0][pid] - before for pid, before in cpu0[0].items())
     celery_cpu = sum(cpu1[1][pid] - before for pid, before in cpu0[1].items())
     load_after = os.getloadavg()
-    watch.stopping.set()
-    watch.join()
 
     result_workflow = workflow_counts(first_sign_off)
     samples = [json.loads(line) for line in samples_file.read_text().splitlines()]
