@@ -719,7 +719,8 @@ def main() -> None:
                 "--without-gossip",
                 "--without-mingle",
             ],
-            {**env, "ACCORD_LOAD_CPU_DIR": ""},
+            # INFO: its "ready." line is how the harness knows it started.
+            {**env, "ACCORD_LOAD_CPU_DIR": "", "LOG_LEVEL": "INFO"},
         )
         procs.start(
             "celery-beat",
