@@ -15,6 +15,7 @@ from django.db.models import Count
 
 from core.roles import Side
 from workflow.models import (
+    QUORUM_FIELDS,
     Cycle,
     CycleAction,
     CycleEvent,
@@ -112,7 +113,8 @@ def approved_means_both_sides_at_quorum(nominations) -> list[str]:
     return problems
 
 
-_QUORUM_FIELDS = {"marketing_quorum": Side.MARKETING, "sales_quorum": Side.SALES}
+# Each side by the name of its quorum field, as settings events name it.
+_SIDE_OF_FIELD = {field: side for side, field in QUORUM_FIELDS.items()}
 
 
 def _quorum_changes(nominations) -> dict[int, list[tuple]]:
@@ -127,8 +129,8 @@ def _quorum_changes(nominations) -> dict[int, list[tuple]]:
         .values_list("cycle_id", "created_at", "changes")
     ):
         for row in rows:
-            if row["field"] in _QUORUM_FIELDS:
-                changes[cycle_id].append((when, _QUORUM_FIELDS[row["field"]], row["old"]))
+            if row["field"] in _SIDE_OF_FIELD:
+                changes[cycle_id].append((when, _SIDE_OF_FIELD[row["field"]], row["old"]))
     return changes
 
 
