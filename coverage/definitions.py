@@ -142,6 +142,28 @@ def coverage_of(required: list[str], held: set[str], contacts: int) -> tuple[lis
     return covered, missing, len(covered) / len(required)
 
 
+def coverage_table(required: dict[int, list[str]], wanted: list[str]) -> list[tuple]:
+    """coverage_of for every set of roles an account of each tier can hold, for the snapshot's
+    query to join: (tier, mask, required, covered, missing, coverage with contacts, coverage
+    without). `mask` has bit i set when the account holds `wanted[i]`, restricted to the tier's
+    own required roles (the query ANDs an account's mask with the tier's); a tier requiring k
+    roles has 2**k rows (at most 1,024 for the ten buying roles)."""
+    bit = {role: 1 << index for index, role in enumerate(wanted)}
+    table = []
+    for tier, roles in sorted(required.items()):
+        for subset in range(1 << len(roles)):
+            held = {role for index, role in enumerate(roles) if subset >> index & 1}
+            mask = sum(bit[role] for role in held)
+            covered, missing, with_contacts = coverage_of(roles, held, 1)
+            without = coverage_of(roles, held, 0)[2]
+            table.append((tier, mask, roles, covered, missing, with_contacts, without))
+    return table
+
+
+def tier_mask(roles: list[str], wanted: list[str]) -> int:
+    return sum(1 << wanted.index(role) for role in roles)
+
+
 def stage_of(
     *,
     won: int,
@@ -162,3 +184,25 @@ def stage_of(
     if touches_long:
         return Stage.AWARE
     return Stage.TARGETED
+
+
+def stage_sql(
+    *,
+    won: str,
+    open_opportunities: str,
+    engaged_contacts: str,
+    marketing_short: str,
+    sales_short: str,
+    touches_long: str,
+) -> str:
+    """stage_of as an SQL expression over the given column expressions, for the snapshot's
+    query; its one parameter is engaged_min_contacts. tests/coverage/test_definitions.py
+    checks the two agree."""
+    return (
+        f"CASE WHEN {won} > 0 THEN '{Stage.CUSTOMER}' "
+        f"WHEN {open_opportunities} > 0 THEN '{Stage.OPPORTUNITY}' "
+        f"WHEN {engaged_contacts} >= %s OR ({marketing_short} > 0 AND {sales_short} > 0) "
+        f"THEN '{Stage.ENGAGED}' "
+        f"WHEN {touches_long} > 0 THEN '{Stage.AWARE}' "
+        f"ELSE '{Stage.TARGETED}' END"
+    )
