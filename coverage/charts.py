@@ -287,13 +287,15 @@ def to_png(chart: alt.Chart, scale: float = 2) -> bytes:
     return vl_convert.vegalite_to_png(chart.to_dict(), scale=scale)
 
 
-def _key(snapshot_id: int, name: str) -> str:
-    return f"coverage:chart:v{VERSION}:{snapshot_id}:{name}"
+def _key(snapshot: Snapshot, name: str) -> str:
+    # With its finish time: a snapshot id can come again (a test database rolled back).
+    finished = snapshot.finished_at.timestamp() if snapshot.finished_at else 0
+    return f"coverage:chart:v{VERSION}:{snapshot.pk}:{finished}:{name}"
 
 
 def chart_svgs(snapshot: Snapshot) -> dict[str, str]:
     """The snapshot's charts as inline SVG, rendered on the first view and cached after."""
-    keys = {name: _key(snapshot.pk, name) for name in CHARTS}
+    keys = {name: _key(snapshot, name) for name in CHARTS}
     cached = cache.get_many(keys.values())
     if len(cached) == len(keys):
         return {name: cached[key] for name, key in keys.items()}

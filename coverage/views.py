@@ -4,10 +4,13 @@ needs my action) and its table of target accounts. They read what the latest sna
 one, which a Celery task takes."""
 
 from django.contrib import messages
+from django.core.cache import cache
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import EmptyPage, PageNotAnInteger
 from django.db.models import Case, IntegerField, Value, When
 from django.shortcuts import get_object_or_404, redirect, render
+from django.template.loader import render_to_string
+from django.utils.http import urlencode
 from django.views.decorators.http import require_POST
 from django_tables2 import RequestConfig
 
@@ -116,23 +119,29 @@ def index(request):
     return render(request, "coverage/index.html", {"cycles": cycles})
 
 
-@member_required
-def dashboard(request, pk):
-    cycle = get_object_or_404(Cycle, pk=pk)
-    snapshot = snapshot_latest(cycle_id=cycle.pk)
+# The part of a snapshot's dashboard every reader sees alike (scorecard, charts, the tier,
+# owner and stage tables, alignment), rendered once per snapshot: with hundreds of owners it is
+# thousands of cells, most of a page's CPU time. A snapshot never changes once taken; the key
+# also holds its finish time, so a snapshot id reused (a test database) is not mistaken.
+SHARED_VERSION = 1
+SHARED_SECONDS = 60 * 60 * 24
+
+
+def _shared_key(snapshot) -> str:
+    finished = snapshot.finished_at.timestamp() if snapshot.finished_at else 0
+    return f"coverage:dashboard:v{SHARED_VERSION}:{snapshot.pk}:{finished}"
+
+
+def _shared(cycle, snapshot) -> dict:
+    key = _shared_key(snapshot)
+    shared = cache.get(key)
+    if shared is not None:
+        return shared
+    aggregates = snapshot.aggregates
+    svgs = chart_svgs(snapshot)
     context = {
         "cycle": cycle,
         "snapshot": snapshot,
-        "running": snapshot_running(cycle_id=cycle.pk),
-        "can_snapshot": is_ops(request.user),
-    }
-    if snapshot is None:
-        return render(request, "coverage/dashboard.html", context)
-    aggregates = snapshot.aggregates
-    mine = rows_needing_action(snapshot=snapshot, user=request.user)
-    shown = list(mine[:MY_ACTIONS_SHOWN])
-    svgs = chart_svgs(snapshot)
-    context |= {
         "aggregates": aggregates,
         "alignment": snapshot.alignment,
         "scorecard": _scorecard(aggregates),
@@ -147,11 +156,6 @@ def dashboard(request, pk):
             for code, label in Stage.choices
         ],
         "gap_choices": Gap.choices,
-        "my_actions": [
-            {"row": row, "reasons": gap_reasons(row, snapshot.settings, user=request.user)}
-            for row in shown
-        ],
-        "my_actions_total": mine.count(),
         "charts": [(name, title, svgs[name]) for name, title in CHARTS.items()],
         "owner_tables": [
             ("sales owner", "sales", _with_gap_totals(aggregates.get("sales_owners", []))),
@@ -161,6 +165,37 @@ def dashboard(request, pk):
                 _with_gap_totals(aggregates.get("marketing_owners", [])),
             ),
         ],
+    }
+    shared = {
+        part: render_to_string(f"coverage/_dashboard_{part}.html", context)
+        for part in ("scorecard", "details")
+    }
+    cache.set(key, shared, SHARED_SECONDS)
+    return shared
+
+
+@member_required
+def dashboard(request, pk):
+    cycle = get_object_or_404(Cycle, pk=pk)
+    snapshot = snapshot_latest(cycle_id=cycle.pk)
+    context = {
+        "cycle": cycle,
+        "snapshot": snapshot,
+        "running": snapshot_running(cycle_id=cycle.pk),
+        "can_snapshot": is_ops(request.user),
+    }
+    if snapshot is None:
+        return render(request, "coverage/dashboard.html", context)
+    mine = rows_needing_action(snapshot=snapshot, user=request.user)
+    shown = list(mine[:MY_ACTIONS_SHOWN])
+    context |= {
+        "shared": _shared(cycle, snapshot),
+        "trend": snapshot.aggregates.get("trend") or {},
+        "my_actions": [
+            {"row": row, "reasons": gap_reasons(row, snapshot.settings, user=request.user)}
+            for row in shown
+        ],
+        "my_actions_total": mine.count(),
     }
     return render(request, "coverage/dashboard.html", context)
 
@@ -174,12 +209,43 @@ def _per_page(request) -> int:
     return min(max(asked, 1), MAX_PER_PAGE)
 
 
+# The table's parameters; a page is cached (below) only when its query uses these alone, once
+# each, so that what is cached is bounded by the filters' choices and the pages.
+TABLE_PARAMETERS = frozenset({"page", "per_page", "sort", *AccountCoverageFilter.base_filters})
+
+
+def _table_key(request, snapshot, filters) -> str | None:
+    """The cache key of a table page, or None for one not to cache: a search (free text), a
+    value the filters refuse, an unknown or repeated parameter, a sort by no column."""
+    query = request.GET
+    if not filters.is_valid() or filters.form.cleaned_data.get("q"):
+        return None
+    if any(key not in TABLE_PARAMETERS or len(query.getlist(key)) > 1 for key in query):
+        return None
+    sort = query.get("sort", "")
+    if sort and sort.removeprefix("-") not in AccountCoverageTable.base_columns:
+        return None
+    if (
+        not all(
+            query.get(key, "1").isascii() and query.get(key, "1").isdigit()
+            for key in ("page", "per_page")
+        )
+        or len(query.get("page", "")) > 6
+    ):
+        return None
+    parts = sorted((key, query[key]) for key in query if query[key])
+    if filters.form.cleaned_data.get("action"):
+        parts.append(("for", str(request.user.pk)))  # "my accounts": the reader's own
+    return f"{_shared_key(snapshot)}:table:{urlencode(parts)}"
+
+
 @member_required
 def accounts(request, pk):
     cycle = get_object_or_404(Cycle, pk=pk)
     snapshot = snapshot_latest(cycle_id=cycle.pk)
     if snapshot is None:
         return redirect("coverage:dashboard", pk=cycle.pk)
+    context = {"cycle": cycle, "snapshot": snapshot}
     rows = (
         snapshot_rows(snapshot=snapshot)
         .select_related("account", "sales_owner", "marketing_owner")
@@ -188,29 +254,34 @@ def accounts(request, pk):
     filters = AccountCoverageFilter(
         request.GET, queryset=rows, snapshot=snapshot, user=request.user
     )
-    # A value the form refuses (a stale link, a gap renamed) lists nothing, with the error
-    # shown, rather than silently every account.
-    shown = filters.qs if filters.is_valid() else rows.none()
-    table = AccountCoverageTable(shown, taken_on=snapshot.taken_on)
-    RequestConfig(request, paginate=False).configure(table)
-    # Paged here, not by RequestConfig, which would take any per_page the URL asks for.
-    try:
-        table.paginate(page=request.GET.get("page", 1), per_page=_per_page(request))
-    except (EmptyPage, PageNotAnInteger):
-        table.paginate(page=1, per_page=_per_page(request))
-    return render(
-        request,
-        "coverage/accounts.html",
-        {
-            "cycle": cycle,
-            "snapshot": snapshot,
-            "filters": filters,
-            "table": table,
-            "filtering": any(
-                v for k, v in request.GET.items() if k not in ("page", "sort", "per_page")
-            ),
-        },
-    )
+    key = _table_key(request, snapshot, filters)
+    table_html = cache.get(key) if key else None
+    if table_html is None:
+        # A value the form refuses (a stale link, a gap renamed) lists nothing, with the error
+        # shown, rather than silently every account.
+        shown = filters.qs if filters.is_valid() else rows.none()
+        table = AccountCoverageTable(shown, taken_on=snapshot.taken_on)
+        RequestConfig(request, paginate=False).configure(table)
+        # Paged here, not by RequestConfig, which would take any per_page the URL asks for.
+        try:
+            table.paginate(page=request.GET.get("page", 1), per_page=_per_page(request))
+        except (EmptyPage, PageNotAnInteger):
+            table.paginate(page=1, per_page=_per_page(request))
+        table_html = render_to_string(
+            "coverage/_accounts_table.html",
+            {
+                **context,
+                "filters": filters,
+                "table": table,
+                "filtering": any(
+                    v for k, v in request.GET.items() if k not in ("page", "sort", "per_page")
+                ),
+            },
+            request=request,
+        )
+        if key:
+            cache.set(key, table_html, SHARED_SECONDS)
+    return render(request, "coverage/accounts.html", {**context, "table_html": table_html})
 
 
 @require_POST

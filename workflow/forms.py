@@ -176,6 +176,4 @@ class NominationFilterForm(KeptFiltersForm):
 
     def __init__(self, *args, owners=(), **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["owner"].choices = [("", "Any owner")] + [
-            (u.pk, u.get_full_name() or u.username) for u in owners
-        ]
+        self.fields["owner"].choices = [("", "Any owner"), *owners]  # (id, name)

@@ -127,11 +127,16 @@ def cycle_list(request):
 
 
 def _owners():
-    return (
-        User.objects.filter(groups__name__in=SIDE_GROUPS, is_active=True)
+    """(id, name) of the people who can own accounts, for the owner filter."""
+    return [
+        (pk, f"{first} {last}".strip() or username)
+        for pk, first, last, username in User.objects.filter(
+            groups__name__in=SIDE_GROUPS, is_active=True
+        )
         .distinct()
         .order_by("first_name", "last_name", "username")
-    )
+        .values_list("pk", "first_name", "last_name", "username")
+    ]
 
 
 @member_required

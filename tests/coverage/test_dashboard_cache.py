@@ -1,0 +1,61 @@
+"""The dashboard's shared part and the table's pages are rendered once per snapshot and kept in
+the cache: every reader sees the same, a new snapshot is never shown with an old one's numbers,
+and what depends on the reader (their accounts) or is free text (a search) is not shared."""
+
+from datetime import timedelta
+
+from django.urls import reverse
+
+from coverage.services import snapshot_take
+from tests.coverage.dashboard_helpers import client_for, html_of, table_accounts
+from tests.coverage.helpers import opportunity
+
+SHARED = "coverage/_dashboard_details.html"
+TABLE = "coverage/_accounts_table.html"
+
+
+def rendered(response) -> set[str]:
+    return {t.name for t in response.templates if t.name}
+
+
+def test_the_shared_part_is_rendered_once_for_every_reader(world, people):
+    snapshot_take(cycle=world.cycle, as_of=world.as_of)
+    url = reverse("coverage:dashboard", args=[world.cycle.pk])
+    first = client_for(people.sales_member).get(url)
+    second = client_for(people.marketing_member).get(url)
+    assert SHARED in rendered(first)
+    assert SHARED not in rendered(second)
+    shared = html_of(first)[html_of(first).index('data-testid="charts"') :]
+    assert html_of(second)[html_of(second).index('data-testid="charts"') :] == shared
+    # The reader's own part is theirs.
+    assert "Bravo" in html_of(first).split('data-testid="charts"')[0]
+    assert "Bravo" not in html_of(second).split('data-testid="charts"')[0]
+
+
+def test_a_new_snapshot_shows_its_own_numbers_not_the_cached_ones(world, people):
+    snapshot_take(cycle=world.cycle, as_of=world.as_of)
+    dashboard = reverse("coverage:dashboard", args=[world.cycle.pk])
+    table = reverse("coverage:accounts", args=[world.cycle.pk])
+    reader = client_for(people.sales_member)
+    before = html_of(reader.get(dashboard))
+    assert table_accounts(html_of(reader.get(table, {"stage": "customer"}))) == ["Charlie"]
+    opportunity(world.accounts["Echo"], "won", 125_000)
+    snapshot_take(cycle=world.cycle, as_of=world.as_of + timedelta(days=1))
+    after = html_of(reader.get(dashboard))
+    assert after != before
+    assert "125,000" in after
+    customers = table_accounts(html_of(reader.get(table, {"stage": "customer"})))
+    assert customers == ["Charlie", "Echo"]
+
+
+def test_searches_and_unknown_parameters_are_rendered_for_each_request(world, people):
+    snapshot_take(cycle=world.cycle, as_of=world.as_of)
+    table = reverse("coverage:accounts", args=[world.cycle.pk])
+    reader = client_for(people.sales_member)
+    assert TABLE in rendered(reader.get(table, {"tier": "1"}))
+    assert TABLE not in rendered(reader.get(table, {"tier": "1"}))
+    for query in ({"q": "acme"}, {"tier": "1", "junk": "x"}, {"tier": "7"}, {"sort": "nothing"}):
+        assert TABLE in rendered(reader.get(table, query)), query
+        assert TABLE in rendered(reader.get(table, query)), query
+    assert table_accounts(html_of(reader.get(table, {"q": "acme"}))) == ["Acme"]
+    assert table_accounts(html_of(reader.get(table, {"q": "bravo"}))) == ["Bravo"]
