@@ -19,10 +19,11 @@ class AccordBackend(ModelBackend):
             if user_obj.is_superuser:
                 perms = Permission.objects.values_list(*fields)
             else:
-                perms = (
-                    Permission.objects.filter(user=user_obj)
-                    .values_list(*fields)
-                    .union(Permission.objects.filter(group__user=user_obj).values_list(*fields))
+                # Unordered (not Permission's default): SQLite refuses ORDER BY in a UNION's parts.
+                own = Permission.objects.filter(user=user_obj).order_by().values_list(*fields)
+                via_groups = (
+                    Permission.objects.filter(group__user=user_obj).order_by().values_list(*fields)
                 )
+                perms = own.union(via_groups)
             user_obj._perm_cache = {f"{app}.{codename}" for app, codename in perms}
         return user_obj._perm_cache
