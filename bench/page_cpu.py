@@ -1,0 +1,165 @@
+#!/usr/bin/env python3
+"""Benchmark: the worker CPU each page of the load run's mix costs, and where it goes.
+
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/accord_bench \\
+        .venv/bin/python bench/page_cpu.py [--people 400] [--runs 3] [--profile PAGE]
+
+1. Creates a throw-away database (test_<name>, dropped at the end) with the load run's data set
+   (bench/load/data.py: 2,000 target accounts with contacts, activities and deals, one coverage
+   snapshot, --people people of both sides, 300 nominations in review).
+2. Signs in as a marketer of the busy team and requests each page of the load run's mix in
+   process (Django's test client through every middleware, DEBUG off, JSON logs written to
+   /dev/null as gunicorn's would be to a file): three warm-up requests, then --runs runs of
+   --requests requests. Reports the process CPU time per request (time.process_time, so the
+   database's own time and any wait are not counted; the median of the runs) and the SQL
+   queries of one request.
+3. With --profile PAGE, profiles that page's requests (cProfile on CPU time) and prints where
+   the time goes by package and the functions that cost most.
+
+Target (issue "Proof under load", item 2): page reads at 12 ms of worker CPU or less.
+"""
+
+import argparse
+import collections
+import io
+import logging
+import os
+import pstats
+import statistics
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+os.environ.update(
+    CELERY_BROKER_URL="memory://",
+    CRM_BACKEND="none",
+    EMAIL_URL="dummymail://",
+    DEBUG="false",
+    LOG_FORMAT="json",
+    LOG_LEVEL="INFO",
+)
+os.environ.setdefault("ALLOWED_HOSTS", "testserver,127.0.0.1")
+
+from bench.common import machine  # noqa: E402
+
+
+def pages(fixture: dict) -> dict[str, str]:
+    cycle, listed = fixture["cycle"], fixture["listed"]
+    return {
+        "queue (waiting)": "/?tab=waiting",
+        "cycle page (list, page 2)": f"/cycles/{cycle}/?page=2",
+        "cycle page (in review)": f"/cycles/{cycle}/?view=nominations&state=in_review",
+        "nomination": f"/nominations/{listed[len(listed) // 2]}/",
+        "coverage dashboard": f"/cycles/{cycle}/coverage/",
+        "coverage table (page 3)": f"/cycles/{cycle}/coverage/accounts/?page=3",
+        "coverage table (sorted)": f"/cycles/{cycle}/coverage/accounts/?page=2&sort=-coverage",
+        "a page that is not there": "/nothing-here/",
+    }
+
+
+def cpu_per_request(client, url: str, n: int) -> float:
+    started = time.process_time()
+    for _ in range(n):
+        response = client.get(url)
+        assert response.status_code in (200, 404), (url, response.status_code)
+    return (time.process_time() - started) / n * 1000
+
+
+def queries_of(client, url: str) -> int:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as captured:
+        client.get(url)
+    return len(captured.captured_queries)
+
+
+def by_package(stats: pstats.Stats) -> list[tuple[str, float]]:
+    spent: collections.Counter = collections.Counter()
+    for (path, _line, _name), (_cc, _nc, own, _cum, _callers) in stats.stats.items():
+        if "site-packages/" in path:
+            key = path.split("site-packages/")[1].split("/")[0]
+        elif str(ROOT) in path:
+            key = "accord: " + path.split(str(ROOT) + "/")[1].split("/")[0]
+        else:
+            key = "python"
+        spent[key] += own
+    total = sum(spent.values()) or 1
+    return [(key, seconds / total) for key, seconds in spent.most_common(12)]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--people", type=int, default=400)
+    parser.add_argument("--accounts", type=int, default=2000)
+    parser.add_argument("--requests", type=int, default=20)
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--profile", help="a page's name (or the start of it) to profile")
+    args = parser.parse_args()
+
+    import django
+
+    django.setup()
+    from django.contrib.auth import get_user_model
+    from django.db import connection
+    from django.test import Client
+    from django.test.utils import setup_databases, teardown_databases
+
+    from bench.load.data import load
+
+    if connection.vendor != "postgresql":
+        raise SystemExit("This benchmark needs PostgreSQL: set DATABASE_URL.")
+    # Logs go where gunicorn's go in production, a file: here nowhere.
+    for handler in logging.getLogger().handlers:
+        if hasattr(handler, "setStream"):
+            handler.setStream(open(os.devnull, "w"))  # noqa: SIM115
+    print(f"Creating a throw-away database with {args.people} people …", flush=True)
+    old_config = setup_databases(verbosity=0, interactive=False)
+    try:
+        fixture = load(accounts=args.accounts, people=args.people, busy_team=200, say=lambda _: 0)
+        print(f"Machine: {machine()}")
+        print("Load average before: {:.2f} {:.2f} {:.2f}".format(*os.getloadavg()))
+        user = get_user_model().objects.get(username=fixture["people"][0]["username"])
+        client = Client()
+        client.force_login(user)
+        print(f"\n| page | worker CPU per request (ms), median of {args.runs} | runs | queries |")
+        print("|---|---|---|---|")
+        for name, url in pages(fixture).items():
+            for _ in range(3):
+                client.get(url)
+            runs = [cpu_per_request(client, url, args.requests) for _ in range(args.runs)]
+            shown = ", ".join(f"{r:.1f}" for r in runs)
+            print(
+                f"| {name} | **{statistics.median(runs):.1f}** | {shown} | "
+                f"{queries_of(client, url)} |",
+                flush=True,
+            )
+        print("Load average after: {:.2f} {:.2f} {:.2f}".format(*os.getloadavg()))
+        if args.profile:
+            name, url = next(
+                (n, u) for n, u in pages(fixture).items() if n.startswith(args.profile)
+            )
+            import cProfile
+
+            profile = cProfile.Profile(time.process_time)
+            profile.enable()
+            for _ in range(args.requests):
+                client.get(url)
+            profile.disable()
+            stats = pstats.Stats(profile)
+            print(f"\nWhere the CPU of {name} goes, by package (own time):")
+            for key, share in by_package(stats):
+                print(f"  {key:30s} {share:6.1%}")
+            out = io.StringIO()
+            stats.stream = out
+            stats.sort_stats("cumulative").print_stats(40)
+            print(out.getvalue())
+    finally:
+        teardown_databases(old_config, verbosity=0)
+
+
+if __name__ == "__main__":
+    main()
