@@ -27,17 +27,17 @@ from accounts_app.domains import normalise_domain
 from accounts_app.imports import (
     COLUMNS,
     EXPORT_ONLY_COLUMNS,
-    account_import_confirm,
-    account_import_create,
     can_import,
+    csv_import_confirm,
+    csv_import_create,
 )
 from accounts_app.models import (
     Account,
-    AccountImport,
-    AccountImportProblem,
     Activity,
     Contact,
     ContactRole,
+    CsvImport,
+    CsvImportProblem,
     IcpEvent,
     IcpSignOff,
     IcpState,
@@ -68,24 +68,24 @@ MAX_ID = 2**63 - 1  # the largest id PostgreSQL's bigint holds; beyond it, no im
 RECENT_IMPORTS = 10
 
 
-class AccountImportForm(forms.Form):
+class CsvImportForm(forms.Form):
     import_file = forms.FileField(label="CSV file")
 
 
-def import_progress(account_import: AccountImport) -> dict:
+def import_progress(csv_import: CsvImport) -> dict:
     """What the import page's script updates."""
     return {
-        "id": account_import.pk,
-        "state": account_import.state,
-        "state_label": account_import.get_state_display(),
-        "active": account_import.is_active,
-        "done": account_import.done,
-        "total": account_import.total,
-        "percent": account_import.percent,
-        "new": account_import.new,
-        "updated": account_import.updated,
-        "unchanged": account_import.unchanged,
-        "error_rows": account_import.error_rows,
+        "id": csv_import.pk,
+        "state": csv_import.state,
+        "state_label": csv_import.get_state_display(),
+        "active": csv_import.is_active,
+        "done": csv_import.done,
+        "total": csv_import.total,
+        "percent": csv_import.percent,
+        "new": csv_import.new,
+        "updated": csv_import.updated,
+        "unchanged": csv_import.unchanged,
+        "error_rows": csv_import.error_rows,
     }
 
 
@@ -258,16 +258,16 @@ class AccountAdmin(ServiceErrorsMixin, ExportMixin, admin.ModelAdmin):
         if not can_import(request.user):
             raise PermissionDenied
 
-    def _own_import(self, request, pk) -> AccountImport:
+    def _own_import(self, request, pk) -> CsvImport:
         """The person's own import; anyone else's, like one that does not exist, is not found."""
-        account_import = None
+        csv_import = None
         if 0 < pk <= MAX_ID:
-            account_import = (
-                AccountImport.objects.defer("data").filter(pk=pk, uploaded_by=request.user).first()
+            csv_import = (
+                CsvImport.objects.defer("data").filter(pk=pk, uploaded_by=request.user).first()
             )
-        if account_import is None:
+        if csv_import is None:
             raise Http404("There is no such import.")
-        return account_import
+        return csv_import
 
     def _context(self, request, **extra):
         return {
@@ -276,7 +276,7 @@ class AccountAdmin(ServiceErrorsMixin, ExportMixin, admin.ModelAdmin):
             "title": "Import accounts",
             "import_columns": COLUMNS,
             "ignored_columns": EXPORT_ONLY_COLUMNS,
-            "max_megabytes": settings.ACCOUNT_IMPORT_MAX_BYTES // 2**20,
+            "max_megabytes": settings.CSV_IMPORT_MAX_BYTES // 2**20,
             **extra,
         }
 
@@ -284,22 +284,22 @@ class AccountAdmin(ServiceErrorsMixin, ExportMixin, admin.ModelAdmin):
         """The upload: the file is stored and its check queued; the import's page follows."""
         self._importer(request)
         status = 200
-        form = AccountImportForm()
+        form = CsvImportForm()
         if request.method == "POST":
-            form = AccountImportForm(request.POST, request.FILES)
+            form = CsvImportForm(request.POST, request.FILES)
             if form.is_valid():
                 try:
-                    account_import = account_import_create(
+                    csv_import = csv_import_create(
                         file=form.cleaned_data["import_file"], by=request.user
                     )
                 except DomainError as error:
                     form.add_error("import_file", error.message)
                 else:
-                    return redirect("admin:accounts_app_account_import_status", account_import.pk)
+                    return redirect("admin:accounts_app_account_import_status", csv_import.pk)
             status = 400
         elif request.method not in ("GET", "POST"):
             return HttpResponseBadRequest("Upload a file with POST.")
-        recent = AccountImport.objects.defer("data").filter(uploaded_by=request.user)
+        recent = CsvImport.objects.defer("data").filter(uploaded_by=request.user)
         return TemplateResponse(
             request,
             "admin/accounts_app/account/import.html",
@@ -307,19 +307,19 @@ class AccountAdmin(ServiceErrorsMixin, ExportMixin, admin.ModelAdmin):
             status=status,
         )
 
-    def _status_page(self, request, account_import, *, status=200, error=""):
-        problems = Paginator(account_import.problems.all(), PROBLEMS_PER_PAGE).get_page(
+    def _status_page(self, request, csv_import, *, status=200, error=""):
+        problems = Paginator(csv_import.problems.all(), PROBLEMS_PER_PAGE).get_page(
             request.GET.get("page")
         )
-        valid_count = account_import.new + account_import.updated + account_import.unchanged
+        valid_count = csv_import.new + csv_import.updated + csv_import.unchanged
         return TemplateResponse(
             request,
             "admin/accounts_app/account/import_status.html",
             self._context(
                 request,
-                title=f"Import of {account_import.file_name}",
-                account_import=account_import,
-                progress=import_progress(account_import),
+                title=f"Import of {csv_import.file_name}",
+                csv_import=csv_import,
+                progress=import_progress(csv_import),
                 problems=problems,
                 error_lines=[str(problem) for problem in problems.object_list],
                 valid_count=valid_count,
@@ -348,26 +348,26 @@ class AccountAdmin(ServiceErrorsMixin, ExportMixin, admin.ModelAdmin):
         raw_id = request.POST.get("import_id", "")
         if not (raw_id.isascii() and raw_id.isdigit() and len(raw_id) <= len(str(MAX_ID))):
             return HttpResponseBadRequest("That is not an import.")
-        account_import = self._own_import(request, int(raw_id))
+        csv_import = self._own_import(request, int(raw_id))
         try:
-            account_import_confirm(
-                account_import=account_import,
+            csv_import_confirm(
+                csv_import=csv_import,
                 by=request.user,
                 choice=request.POST.get("choice", ""),
             )
         except DomainError as error:
-            account_import.refresh_from_db()
-            return self._status_page(request, account_import, status=400, error=error.message)
-        return redirect("admin:accounts_app_account_import_status", account_import.pk)
+            csv_import.refresh_from_db()
+            return self._status_page(request, csv_import, status=400, error=error.message)
+        return redirect("admin:accounts_app_account_import_status", csv_import.pk)
 
 
-class AccountImportProblemInline(ViewOnlyInline):
-    model = AccountImportProblem
+class CsvImportProblemInline(ViewOnlyInline):
+    model = CsvImportProblem
     fields = ("line", "column", "message")
 
 
-@admin.register(AccountImport)
-class AccountImportAdmin(ViewOnlyMixin, admin.ModelAdmin):
+@admin.register(CsvImport)
+class CsvImportAdmin(ViewOnlyMixin, admin.ModelAdmin):
     """The history of CSV imports, read-only; each person sees their own (superusers all).
     The import itself happens on the import page (AccountAdmin.import_view)."""
 
@@ -387,28 +387,25 @@ class AccountImportAdmin(ViewOnlyMixin, admin.ModelAdmin):
     search_fields = ("file_name",)
     list_select_related = ("uploaded_by",)
     exclude = ("data",)
-    inlines = (AccountImportProblemInline,)
+    inlines = (CsvImportProblemInline,)
 
     def get_queryset(self, request):
         queryset = super().get_queryset(request).defer("data")
         return queryset if request.user.is_superuser else queryset.filter(uploaded_by=request.user)
 
 
-@admin.register(AccountImportProblem)
-class AccountImportProblemAdmin(ViewOnlyMixin, admin.ModelAdmin):
-    list_display = ("account_import", "line", "column", "message")
+@admin.register(CsvImportProblem)
+class CsvImportProblemAdmin(ViewOnlyMixin, admin.ModelAdmin):
+    list_display = ("csv_import", "line", "column", "message")
 
     def get_queryset(self, request):
         # Never the files' bytes, which may be megabytes each.
         queryset = (
-            super()
-            .get_queryset(request)
-            .select_related("account_import")
-            .defer("account_import__data")
+            super().get_queryset(request).select_related("csv_import").defer("csv_import__data")
         )
         if request.user.is_superuser:
             return queryset
-        return queryset.filter(account_import__uploaded_by=request.user)
+        return queryset.filter(csv_import__uploaded_by=request.user)
 
 
 class ContactRoleInline(admin.TabularInline):

@@ -1,10 +1,10 @@
 """The CSV import of accounts: reading a file (encodings, columns, the checks of one row in plain
 words), and the services that check and import a stored file in Celery tasks.
 
-Ops upload a file in the admin (account_import_create); a task checks it without saving
-anything (account_import_check: counts of new, updated, unchanged rows, and every problem by line
-and column); ops confirm (account_import_confirm: the whole file, or its valid rows only); a task
-imports it in one transaction (account_import_run). Every row goes through `AccountRowReader`,
+Ops upload a file in the admin (csv_import_create); a task checks it without saving
+anything (csv_import_check: counts of new, updated, unchanged rows, and every problem by line
+and column); ops confirm (csv_import_confirm: the whole file, or its valid rows only); a task
+imports it in one transaction (csv_import_run). Every row goes through `AccountRowReader`,
 the one home of the row rules, in both steps; the fit score is accounts_app.scoring.fit_score
 against the effective ideal customer profile, as account_create and account_update compute it;
 changed accounts on an open list reach the CRM through crm.services.accounts_changed_record,
@@ -32,9 +32,10 @@ from accounts_app.countries import country_code
 from accounts_app.domains import normalise_domain
 from accounts_app.models import (
     Account,
-    AccountImport,
-    AccountImportProblem,
+    CsvImport,
+    CsvImportProblem,
     ImportChoice,
+    ImportKind,
     ImportState,
     Source,
 )
@@ -418,19 +419,19 @@ def can_import(user) -> bool:
 
 
 def too_large(size: int) -> str:
-    limit = settings.ACCOUNT_IMPORT_MAX_BYTES
+    limit = settings.CSV_IMPORT_MAX_BYTES
     return (
         f"This file is {filesizeformat(size)}; at most {filesizeformat(limit)} can be imported "
         "at once. Split it into smaller files and import them one after the other."
     )
 
 
-def account_import_create(*, file, by) -> AccountImport:
+def csv_import_create(*, file, by) -> CsvImport:
     """Store an uploaded file and queue its check. `file` is an UploadedFile (or any object
     with `name`, `size` and `chunks()`)."""
     if not can_import(by):
         raise NotAllowed("Only revenue operations can import accounts.")
-    if file.size > settings.ACCOUNT_IMPORT_MAX_BYTES:
+    if file.size > settings.CSV_IMPORT_MAX_BYTES:
         raise Invalid(too_large(file.size), field="import_file")
     if not file.size:
         raise Invalid(
@@ -440,7 +441,8 @@ def account_import_create(*, file, by) -> AccountImport:
     data = b"".join(file.chunks())
     binary = connection.vendor == "postgresql"
     with transaction.atomic():
-        account_import = AccountImport.objects.create(
+        csv_import = CsvImport.objects.create(
+            kind=ImportKind.ACCOUNTS,
             uploaded_by=by,
             file_name=(file.name or "accounts.csv")[:255],
             size=len(data),
@@ -448,10 +450,10 @@ def account_import_create(*, file, by) -> AccountImport:
             heartbeat_at=timezone.now(),
         )
         if binary:
-            _write_file(account_import.pk, data)
-        pk = account_import.pk
+            _write_file(csv_import.pk, data)
+        pk = csv_import.pk
         transaction.on_commit(lambda: _queue("check", pk))
-    return account_import
+    return csv_import
 
 
 def _write_file(pk: int, data: bytes) -> None:
@@ -461,7 +463,7 @@ def _write_file(pk: int, data: bytes) -> None:
     busy machine, most of the upload request)."""
     import psycopg
 
-    table = connection.ops.quote_name(AccountImport._meta.db_table)
+    table = connection.ops.quote_name(CsvImport._meta.db_table)
     with connection.wrap_database_errors, psycopg.Cursor(connection.connection) as cursor:
         cursor.execute(f"UPDATE {table} SET data = %b WHERE id = %s", [data, pk])
 
@@ -471,11 +473,11 @@ def _queue(step: str, pk: int) -> None:
 
     from accounts_app import tasks
 
-    task = tasks.check_account_import if step == "check" else tasks.run_account_import
+    task = tasks.check_csv_import if step == "check" else tasks.run_csv_import
     try:
         task.delay(pk)
     except (OperationalError, ConnectionError, OSError) as error:
-        # The broker is down: the import keeps its state and account_imports_resume queues it.
+        # The broker is down: the import keeps its state and csv_imports_resume queues it.
         logger.warning("Could not queue %s for import %s: %s", task.name, pk, error)
 
 
@@ -493,27 +495,27 @@ def _claim(pk: int, state: str) -> int | None:
     """Start a run of the step `state`: its attempt number, or None if there is nothing to do
     (the step is over) or it has been tried too often (then the import fails)."""
     with transaction.atomic():
-        account_import = AccountImport.objects.select_for_update().defer("data").get(pk=pk)
-        if account_import.state != state:
+        csv_import = CsvImport.objects.select_for_update().defer("data").get(pk=pk)
+        if csv_import.state != state:
             return None
-        if account_import.attempts >= settings.ACCOUNT_IMPORT_MAX_ATTEMPTS:
-            account_import.state = ImportState.FAILED
-            account_import.message = (
+        if csv_import.attempts >= settings.CSV_IMPORT_MAX_ATTEMPTS:
+            csv_import.state = ImportState.FAILED
+            csv_import.message = (
                 f"The {'check' if state == ImportState.CHECKING else 'import'} stopped "
-                f"{account_import.attempts} times without finishing, so nothing was imported. "
+                f"{csv_import.attempts} times without finishing, so nothing was imported. "
                 "Try a smaller file, or ask whoever runs Accord to look at the workers."
             )
-            account_import.finished_at = timezone.now()
-            account_import.save(update_fields=["state", "message", "finished_at"])
+            csv_import.finished_at = timezone.now()
+            csv_import.save(update_fields=["state", "message", "finished_at"])
             return None
-        account_import.attempts += 1
-        account_import.heartbeat_at = timezone.now()
-        account_import.save(update_fields=["attempts", "heartbeat_at"])
-        return account_import.attempts
+        csv_import.attempts += 1
+        csv_import.heartbeat_at = timezone.now()
+        csv_import.save(update_fields=["attempts", "heartbeat_at"])
+        return csv_import.attempts
 
 
 def _mine(pk: int, state: str, attempt: int):
-    return AccountImport.objects.filter(pk=pk, state=state, attempts=attempt)
+    return CsvImport.objects.filter(pk=pk, state=state, attempts=attempt)
 
 
 def _batches(rows, size: int):
@@ -527,9 +529,9 @@ def _batches(rows, size: int):
         yield batch
 
 
-def _open_rows(account_import: AccountImport) -> tuple[CsvRows | None, str, list[str]]:
+def _open_rows(csv_import: CsvImport) -> tuple[CsvRows | None, str, list[str]]:
     """The file's rows, its encoding, and the problems that stop the whole file."""
-    data = bytes(account_import.data)
+    data = bytes(csv_import.data)
     try:
         encoding = detect_encoding(data)
     except Unreadable as error:
@@ -591,11 +593,11 @@ def _error_lines(result: RowResult, line: int) -> list[tuple[int, str, str]]:
     return [(line, column, message) for column, message in result.errors.items()]
 
 
-def account_import_check(*, account_import: AccountImport) -> AccountImport:
+def csv_import_check(*, csv_import: CsvImport) -> CsvImport:
     """Check a stored file without saving any account.
 
     1. Claim the check: each run takes the next attempt; a run whose worker died is run again
-       from the start (redelivered, or queued by account_imports_resume), and an older run
+       from the start (redelivered, or queued by csv_imports_resume), and an older run
        that wakes up finds a later attempt and stops.
     2. Detect the encoding and read the header: a problem there ends the check (failed).
     3. Read the rows in batches with AccountRowReader; count each valid row as new, updated or
@@ -603,19 +605,19 @@ def account_import_check(*, account_import: AccountImport) -> AccountImport:
        in one short transaction, guarded by the attempt.
     4. Checked, with the counts; or failed when the file has no row at all.
     """
-    pk = account_import.pk
+    pk = csv_import.pk
     attempt = _claim(pk, ImportState.CHECKING)
     if attempt is None:
-        return AccountImport.objects.defer("data").get(pk=pk)
-    account_import = AccountImport.objects.get(pk=pk)
+        return CsvImport.objects.defer("data").get(pk=pk)
+    csv_import = CsvImport.objects.get(pk=pk)
     started = timezone.now()
-    estimate = _estimated_rows(account_import.data)
+    estimate = _estimated_rows(csv_import.data)
     with transaction.atomic():
-        account_import.problems.all().delete()
+        csv_import.problems.all().delete()
         _mine(pk, ImportState.CHECKING, attempt).update(
             check_started_at=started, done=0, total=estimate
         )
-    rows, encoding, file_problems = _open_rows(account_import)
+    rows, encoding, file_problems = _open_rows(csv_import)
     if file_problems:
         return _finish_check(pk, attempt, encoding=encoding, message=" ".join(file_problems))
     from accounts_app.services import effective_icp
@@ -623,7 +625,7 @@ def account_import_check(*, account_import: AccountImport) -> AccountImport:
     icp = effective_icp()
     reader = AccountRowReader()
     counts = {"rows": 0, "new": 0, "updated": 0, "unchanged": 0, "error_rows": 0}
-    batch_size = settings.ACCOUNT_IMPORT_BATCH_SIZE
+    batch_size = settings.CSV_IMPORT_BATCH_SIZE
     try:
         for batch in _batches(rows, batch_size):
             problems = []
@@ -648,12 +650,12 @@ def account_import_check(*, account_import: AccountImport) -> AccountImport:
                     heartbeat_at=timezone.now(),
                 ):
                     raise _Replaced
-                AccountImportProblem.objects.bulk_create(
-                    AccountImportProblem(account_import_id=pk, line=line, column=column, message=m)
+                CsvImportProblem.objects.bulk_create(
+                    CsvImportProblem(csv_import_id=pk, line=line, column=column, message=m)
                     for line, column, m in problems
                 )
     except _Replaced:
-        return AccountImport.objects.defer("data").get(pk=pk)
+        return CsvImport.objects.defer("data").get(pk=pk)
     except csv.Error as error:
         line = rows._previous_end + 1
         message = f"line {line}: this is not a CSV file Accord can read ({error})."
@@ -676,19 +678,19 @@ def _finish_check(pk: int, attempt: int, *, encoding: str, message: str = "", **
         update = {"state": ImportState.CHECKED, **counts}
         update["done"] = update["total"] = counts["rows"]
     _mine(pk, ImportState.CHECKING, attempt).update(encoding=encoding, heartbeat_at=now, **update)
-    return AccountImport.objects.defer("data").get(pk=pk)
+    return CsvImport.objects.defer("data").get(pk=pk)
 
 
-def account_import_confirm(*, account_import: AccountImport, by, choice: str) -> AccountImport:
+def csv_import_confirm(*, csv_import: CsvImport, by, choice: str) -> CsvImport:
     """Ops confirm a checked file: "all" (only for a file without errors) or "valid" (its valid
     rows only, for a file with errors). Anything else is refused, so a replayed or forged form
     never imports what was not checked and chosen."""
-    if not can_import(by) or account_import.uploaded_by_id != by.pk:
+    if not can_import(by) or csv_import.uploaded_by_id != by.pk:
         raise NotAllowed("Only the person who uploaded this file can import it.")
     if choice not in ImportChoice.values:
         raise Invalid("Choose to import the file, or its valid rows only.", field="choice")
     with transaction.atomic():
-        locked = AccountImport.objects.select_for_update().defer("data").get(pk=account_import.pk)
+        locked = CsvImport.objects.select_for_update().defer("data").get(pk=csv_import.pk)
         if locked.state != ImportState.CHECKED:
             raise Invalid(
                 f"This file is {locked.get_state_display().lower()}; only a checked file "
@@ -726,7 +728,7 @@ class _Progress:
     def write(self, done: int) -> None:
         if self.connection is None:
             return
-        table = self.connection.ops.quote_name(AccountImport._meta.db_table)
+        table = self.connection.ops.quote_name(CsvImport._meta.db_table)
         with self.connection.cursor() as cursor:
             cursor.execute(
                 f"UPDATE {table} SET done = %s, heartbeat_at = %s WHERE id = %s AND attempts = %s",
@@ -738,14 +740,14 @@ class _Progress:
             self.connection.close()
 
 
-def account_import_run(*, account_import: AccountImport) -> AccountImport:
+def csv_import_run(*, csv_import: CsvImport) -> CsvImport:
     """Import a checked file as ops chose, in one transaction.
 
     One transaction rather than resumable batches: PostgreSQL holds 100,000 inserts in one
     transaction without trouble, and then a failure anywhere (a row the database refuses, a
     domain someone added meanwhile, the worker dying) leaves Accord exactly as it was, and the
     import can simply run again from the start: the task is acknowledged late and given back
-    to the queue when its worker dies, and account_imports_resume queues it when it stalls.
+    to the queue when its worker dies, and csv_imports_resume queues it when it stalls.
     Resumable batches would show a half-imported file to everyone until the last batch, and
     could not undo the first batches when a later one fails.
 
@@ -759,18 +761,18 @@ def account_import_run(*, account_import: AccountImport) -> AccountImport:
        goes out on a second connection.
     4. Done with the counts, in the same transaction, guarded by the attempt.
     """
-    pk = account_import.pk
+    pk = csv_import.pk
     attempt = _claim(pk, ImportState.IMPORTING)
     if attempt is None:
-        return AccountImport.objects.defer("data").get(pk=pk)
-    account_import = AccountImport.objects.get(pk=pk)
+        return CsvImport.objects.defer("data").get(pk=pk)
+    csv_import = CsvImport.objects.get(pk=pk)
     progress = _Progress(pk, attempt)
     try:
         with transaction.atomic():
-            counts = _import_rows(account_import, progress)
+            counts = _import_rows(csv_import, progress)
             if not _mine(pk, ImportState.IMPORTING, attempt).update(
                 state=ImportState.DONE,
-                done=account_import.total,
+                done=csv_import.total,
                 finished_at=timezone.now(),
                 heartbeat_at=timezone.now(),
                 **counts,
@@ -800,7 +802,7 @@ def account_import_run(*, account_import: AccountImport) -> AccountImport:
         )
     finally:
         progress.close()
-    return AccountImport.objects.defer("data").get(pk=pk)
+    return CsvImport.objects.defer("data").get(pk=pk)
 
 
 def _fail(pk: int, attempt: int, message: str) -> None:
@@ -809,21 +811,21 @@ def _fail(pk: int, attempt: int, message: str) -> None:
     )
 
 
-def _import_rows(account_import: AccountImport, progress: _Progress) -> dict:
+def _import_rows(csv_import: CsvImport, progress: _Progress) -> dict:
     from accounts_app.services import effective_icp
 
-    rows, _, file_problems = _open_rows(account_import)
+    rows, _, file_problems = _open_rows(csv_import)
     if file_problems:
         raise _ChangedMeaning(file_problems)
     icp = effective_icp()
     reader = AccountRowReader()
-    valid_only = account_import.choice == ImportChoice.VALID_ROWS_ONLY
-    checked_errors = set(account_import.problems.values_list("line", flat=True).distinct())
-    since = account_import.check_started_at
+    valid_only = csv_import.choice == ImportChoice.VALID_ROWS_ONLY
+    checked_errors = set(csv_import.problems.values_list("line", flat=True).distinct())
+    since = csv_import.check_started_at
     counts = {"new": 0, "updated": 0, "unchanged": 0, "error_rows": 0}
     changed_meaning: list[str] = []
     done = 0
-    for batch in _batches(rows, settings.ACCOUNT_IMPORT_BATCH_SIZE):
+    for batch in _batches(rows, settings.CSV_IMPORT_BATCH_SIZE):
         results, existing = _read_batch(reader, batch)
         parent_ids = dict(reader.known_ids)
         new, pending_parent, to_update = [], [], []
@@ -875,13 +877,13 @@ def _import_rows(account_import: AccountImport, progress: _Progress) -> dict:
         counts["updated"] += len(changed)
         counts["unchanged"] += len(to_update) - len(changed)
         done += len(new) + len(to_update)
-        progress.write(min(done, account_import.total))
+        progress.write(min(done, csv_import.total))
     if changed_meaning:
         raise _ChangedMeaning(changed_meaning)
-    if counts["new"] != account_import.new:
+    if counts["new"] != csv_import.new:
         raise _ChangedMeaning(
             [
-                f"{account_import.new} new account(s) when checked, {counts['new']} now: "
+                f"{csv_import.new} new account(s) when checked, {counts['new']} now: "
                 "accounts with this file's domains were added or deleted meanwhile."
             ]
         )
@@ -959,14 +961,14 @@ def _update_accounts(accounts: list[Account], names: list[str]) -> None:
         )
 
 
-def account_imports_resume() -> int:
+def csv_imports_resume() -> int:
     """Queue again the checks and imports whose worker stopped without finishing (a task that
     was lost, or a broker down when it was queued): those with no progress for
-    ACCOUNT_IMPORT_STALE_SECONDS. A run that is merely slow is harmless to queue twice: the
+    CSV_IMPORT_STALE_SECONDS. A run that is merely slow is harmless to queue twice: the
     later attempt takes over, the earlier one stops. Returns how many were queued."""
-    cutoff = timezone.now() - datetime.timedelta(seconds=settings.ACCOUNT_IMPORT_STALE_SECONDS)
+    cutoff = timezone.now() - datetime.timedelta(seconds=settings.CSV_IMPORT_STALE_SECONDS)
     stalled = list(
-        AccountImport.objects.filter(
+        CsvImport.objects.filter(
             state__in=[ImportState.CHECKING, ImportState.IMPORTING], heartbeat_at__lt=cutoff
         ).values_list("pk", "state")
     )

@@ -58,9 +58,9 @@ def upload(django_capture_on_commit_callbacks):
 def confirm(django_capture_on_commit_callbacks):
     def confirm(client, preview, *, valid_rows_only: bool = False, choice=None):
         """Press the preview's button; returns the page after the import (it has run)."""
-        account_import = preview.context["account_import"]
+        csv_import = preview.context["csv_import"]
         data = {
-            "import_id": str(account_import.pk),
+            "import_id": str(csv_import.pk),
             "choice": choice or ("valid" if valid_rows_only else "all"),
         }
         with django_capture_on_commit_callbacks(execute=True):
