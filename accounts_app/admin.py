@@ -24,13 +24,7 @@ from import_export.formats.base_formats import CSV
 
 from accounts_app.countries import country_code
 from accounts_app.domains import normalise_domain
-from accounts_app.imports import (
-    COLUMNS,
-    EXPORT_ONLY_COLUMNS,
-    can_import,
-    csv_import_confirm,
-    csv_import_create,
-)
+from accounts_app.imports import KINDS, csv_import_confirm, csv_import_create
 from accounts_app.models import (
     Account,
     Activity,
@@ -43,6 +37,7 @@ from accounts_app.models import (
     IcpState,
     IcpVersion,
     ImportChoice,
+    ImportKind,
     ImportState,
     Opportunity,
 )
@@ -87,6 +82,164 @@ def import_progress(csv_import: CsvImport) -> dict:
         "unchanged": csv_import.unchanged,
         "error_rows": csv_import.error_rows,
     }
+
+
+class CsvImportViews:
+    """The CSV import pages of one kind of file, on the admin of its model: the upload (with the
+    person's recent imports of that kind), the import's page (progress, counts, the problems by
+    line and column, 100 a page, and the confirmation) and its progress as JSON. The kind's
+    rules (accounts_app.imports.KINDS) give the columns, the help text and who may import; the
+    templates are the same for every kind."""
+
+    import_kind: str = ""  # accounts_app.models.ImportKind
+
+    @property
+    def import_rules(self):
+        return KINDS[self.import_kind]
+
+    def has_import_permission(self, request):
+        return self.import_rules.can_import(request.user)
+
+    def changelist_view(self, request, extra_context=None):
+        extra_context = {
+            **(extra_context or {}),
+            "has_import_permission": self.has_import_permission(request),
+        }
+        return super().changelist_view(request, extra_context)
+
+    def get_urls(self):
+        def view(function):
+            return self.admin_site.admin_view(function)
+
+        name = f"{self.opts.app_label}_{self.opts.model_name}_import"
+        return [
+            path("import/", view(self.import_view), name=name),
+            path("import/confirm/", view(self.import_confirm_view), name=f"{name}_confirm"),
+            path("import/<int:pk>/", view(self.import_status_view), name=f"{name}_status"),
+            path(
+                "import/<int:pk>/progress/",
+                view(self.import_progress_view),
+                name=f"{name}_progress",
+            ),
+            *super().get_urls(),
+        ]
+
+    def _importer(self, request) -> None:
+        if not self.has_import_permission(request):
+            raise PermissionDenied
+
+    def _own_import(self, request, pk) -> CsvImport:
+        """The person's own import of this kind; anyone else's, like one that does not exist,
+        is not found."""
+        csv_import = None
+        if 0 < pk <= MAX_ID:
+            csv_import = (
+                CsvImport.objects.defer("data")
+                .filter(pk=pk, kind=self.import_kind, uploaded_by=request.user)
+                .first()
+            )
+        if csv_import is None:
+            raise Http404("There is no such import.")
+        return csv_import
+
+    def _context(self, request, **extra):
+        return {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "title": f"Import {self.import_rules.plural}",
+            "kind": self.import_rules,
+            "max_megabytes": settings.CSV_IMPORT_MAX_BYTES // 2**20,
+            **extra,
+        }
+
+    def import_view(self, request):
+        """The upload: the file is stored and its check queued; the import's page follows."""
+        self._importer(request)
+        status = 200
+        form = CsvImportForm()
+        if request.method == "POST":
+            form = CsvImportForm(request.POST, request.FILES)
+            if form.is_valid():
+                try:
+                    csv_import = csv_import_create(
+                        file=form.cleaned_data["import_file"],
+                        by=request.user,
+                        kind=self.import_kind,
+                    )
+                except DomainError as error:
+                    form.add_error("import_file", error.message)
+                else:
+                    return redirect(self._url("import_status"), csv_import.pk)
+            status = 400
+        elif request.method not in ("GET", "POST"):
+            return HttpResponseBadRequest("Upload a file with POST.")
+        recent = CsvImport.objects.defer("data").filter(
+            kind=self.import_kind, uploaded_by=request.user
+        )
+        return TemplateResponse(
+            request,
+            "admin/accounts_app/csv_import/upload.html",
+            self._context(request, form=form, recent=recent[:RECENT_IMPORTS]),
+            status=status,
+        )
+
+    def _url(self, name: str) -> str:
+        return f"admin:{self.opts.app_label}_{self.opts.model_name}_{name}"
+
+    def _status_page(self, request, csv_import, *, status=200, error=""):
+        problems = Paginator(csv_import.problems.all(), PROBLEMS_PER_PAGE).get_page(
+            request.GET.get("page")
+        )
+        rules = self.import_rules
+        valid_count = csv_import.new + csv_import.updated + csv_import.unchanged
+        return TemplateResponse(
+            request,
+            "admin/accounts_app/csv_import/status.html",
+            self._context(
+                request,
+                title=f"Import of {csv_import.file_name}",
+                csv_import=csv_import,
+                progress=import_progress(csv_import),
+                problems=problems,
+                error_lines=[str(problem) for problem in problems.object_list],
+                valid_count=valid_count,
+                new_counted=rules.counted(csv_import.new),
+                choices=ImportChoice,
+                states=ImportState,
+                error=error,
+            ),
+            status=status,
+        )
+
+    @get_only
+    def import_status_view(self, request, pk):
+        self._importer(request)
+        return self._status_page(request, self._own_import(request, pk))
+
+    @get_only
+    def import_progress_view(self, request, pk):
+        self._importer(request)
+        return JsonResponse(import_progress(self._own_import(request, pk)))
+
+    @post_only
+    def import_confirm_view(self, request):
+        """The confirmation: its hidden fields are checked like any other input, so a forged or
+        replayed form answers 400 (404 for someone else's import) and imports nothing."""
+        self._importer(request)
+        raw_id = request.POST.get("import_id", "")
+        if not (raw_id.isascii() and raw_id.isdigit() and len(raw_id) <= len(str(MAX_ID))):
+            return HttpResponseBadRequest("That is not an import.")
+        csv_import = self._own_import(request, int(raw_id))
+        try:
+            csv_import_confirm(
+                csv_import=csv_import,
+                by=request.user,
+                choice=request.POST.get("choice", ""),
+            )
+        except DomainError as error:
+            csv_import.refresh_from_db()
+            return self._status_page(request, csv_import, status=400, error=error.message)
+        return redirect(self._url("import_status"), csv_import.pk)
 
 
 class FitScoreFilter(admin.SimpleListFilter):
@@ -171,7 +324,7 @@ class OpportunityInline(ViewOnlyInline):
 
 
 @admin.register(Account)
-class AccountAdmin(ServiceErrorsMixin, ExportMixin, admin.ModelAdmin):
+class AccountAdmin(ServiceErrorsMixin, CsvImportViews, ExportMixin, admin.ModelAdmin):
     form = AccountAdminForm
     list_display = (
         "name",
@@ -193,6 +346,7 @@ class AccountAdmin(ServiceErrorsMixin, ExportMixin, admin.ModelAdmin):
     inlines = (ContactInline, OpportunityInline)
 
     # The export is django-import-export's; the import is Accord's own (accounts_app.imports).
+    import_kind = ImportKind.ACCOUNTS
     resource_classes = [AccountResource]
     export_formats = [CSV]
     # The list's "Import" and "Export" buttons; the import's URL is this admin's own.
@@ -218,147 +372,8 @@ class AccountAdmin(ServiceErrorsMixin, ExportMixin, admin.ModelAdmin):
         for name in ("pk", "key", "fit_score", "source", "created_at", "updated_at"):
             setattr(obj, name, getattr(saved, name))
 
-    # --- Import -------------------------------------------------------------------------
-
-    def has_import_permission(self, request):
-        return can_import(request.user)
-
     def has_export_permission(self, request):
         return request.user.has_perm("accounts_app.view_account")
-
-    def changelist_view(self, request, extra_context=None):
-        extra_context = {**(extra_context or {}), "has_import_permission": can_import(request.user)}
-        return super().changelist_view(request, extra_context)
-
-    def get_urls(self):
-        def view(function):
-            return self.admin_site.admin_view(function)
-
-        return [
-            path("import/", view(self.import_view), name="accounts_app_account_import"),
-            path(
-                "import/confirm/",
-                view(self.import_confirm_view),
-                name="accounts_app_account_import_confirm",
-            ),
-            path(
-                "import/<int:pk>/",
-                view(self.import_status_view),
-                name="accounts_app_account_import_status",
-            ),
-            path(
-                "import/<int:pk>/progress/",
-                view(self.import_progress_view),
-                name="accounts_app_account_import_progress",
-            ),
-            *super().get_urls(),
-        ]
-
-    def _importer(self, request) -> None:
-        if not can_import(request.user):
-            raise PermissionDenied
-
-    def _own_import(self, request, pk) -> CsvImport:
-        """The person's own import; anyone else's, like one that does not exist, is not found."""
-        csv_import = None
-        if 0 < pk <= MAX_ID:
-            csv_import = (
-                CsvImport.objects.defer("data").filter(pk=pk, uploaded_by=request.user).first()
-            )
-        if csv_import is None:
-            raise Http404("There is no such import.")
-        return csv_import
-
-    def _context(self, request, **extra):
-        return {
-            **self.admin_site.each_context(request),
-            "opts": self.model._meta,
-            "title": "Import accounts",
-            "import_columns": COLUMNS,
-            "ignored_columns": EXPORT_ONLY_COLUMNS,
-            "max_megabytes": settings.CSV_IMPORT_MAX_BYTES // 2**20,
-            **extra,
-        }
-
-    def import_view(self, request):
-        """The upload: the file is stored and its check queued; the import's page follows."""
-        self._importer(request)
-        status = 200
-        form = CsvImportForm()
-        if request.method == "POST":
-            form = CsvImportForm(request.POST, request.FILES)
-            if form.is_valid():
-                try:
-                    csv_import = csv_import_create(
-                        file=form.cleaned_data["import_file"], by=request.user
-                    )
-                except DomainError as error:
-                    form.add_error("import_file", error.message)
-                else:
-                    return redirect("admin:accounts_app_account_import_status", csv_import.pk)
-            status = 400
-        elif request.method not in ("GET", "POST"):
-            return HttpResponseBadRequest("Upload a file with POST.")
-        recent = CsvImport.objects.defer("data").filter(uploaded_by=request.user)
-        return TemplateResponse(
-            request,
-            "admin/accounts_app/account/import.html",
-            self._context(request, form=form, recent=recent[:RECENT_IMPORTS]),
-            status=status,
-        )
-
-    def _status_page(self, request, csv_import, *, status=200, error=""):
-        problems = Paginator(csv_import.problems.all(), PROBLEMS_PER_PAGE).get_page(
-            request.GET.get("page")
-        )
-        valid_count = csv_import.new + csv_import.updated + csv_import.unchanged
-        return TemplateResponse(
-            request,
-            "admin/accounts_app/account/import_status.html",
-            self._context(
-                request,
-                title=f"Import of {csv_import.file_name}",
-                csv_import=csv_import,
-                progress=import_progress(csv_import),
-                problems=problems,
-                error_lines=[str(problem) for problem in problems.object_list],
-                valid_count=valid_count,
-                choices=ImportChoice,
-                states=ImportState,
-                error=error,
-            ),
-            status=status,
-        )
-
-    @get_only
-    def import_status_view(self, request, pk):
-        self._importer(request)
-        return self._status_page(request, self._own_import(request, pk))
-
-    @get_only
-    def import_progress_view(self, request, pk):
-        self._importer(request)
-        return JsonResponse(import_progress(self._own_import(request, pk)))
-
-    @post_only
-    def import_confirm_view(self, request):
-        """The confirmation: its hidden fields are checked like any other input, so a forged or
-        replayed form answers 400 (404 for someone else's import) and imports nothing."""
-        self._importer(request)
-        raw_id = request.POST.get("import_id", "")
-        if not (raw_id.isascii() and raw_id.isdigit() and len(raw_id) <= len(str(MAX_ID))):
-            return HttpResponseBadRequest("That is not an import.")
-        csv_import = self._own_import(request, int(raw_id))
-        try:
-            csv_import_confirm(
-                csv_import=csv_import,
-                by=request.user,
-                choice=request.POST.get("choice", ""),
-            )
-        except DomainError as error:
-            csv_import.refresh_from_db()
-            return self._status_page(request, csv_import, status=400, error=error.message)
-        return redirect("admin:accounts_app_account_import_status", csv_import.pk)
 
 
 class CsvImportProblemInline(ViewOnlyInline):
@@ -368,11 +383,13 @@ class CsvImportProblemInline(ViewOnlyInline):
 
 @admin.register(CsvImport)
 class CsvImportAdmin(ViewOnlyMixin, admin.ModelAdmin):
-    """The history of CSV imports, read-only; each person sees their own (superusers all).
-    The import itself happens on the import page (AccountAdmin.import_view)."""
+    """The history of CSV imports of both kinds, read-only; each person sees their own
+    (superusers all). The import itself happens on the import page of its kind's model
+    (CsvImportViews: Accounts › Import, Activities › Import)."""
 
     list_display = (
         "pk",
+        "kind",
         "file_name",
         "state",
         "rows",
@@ -383,7 +400,7 @@ class CsvImportAdmin(ViewOnlyMixin, admin.ModelAdmin):
         "uploaded_by",
         "created_at",
     )
-    list_filter = ("state",)
+    list_filter = ("kind", "state")
     search_fields = ("file_name",)
     list_select_related = ("uploaded_by",)
     exclude = ("data",)

@@ -1,5 +1,5 @@
-"""The account import (accounts_app/imports.py) fed the corpus's malformed files through the
-admin's upload, preview and confirmation: each file is refused as a whole with what to do, or
+"""The account import (accounts_app/imports/accounts.py) fed the corpus's malformed files through
+the admin's upload, preview and confirmation: each file is refused as a whole with what to do, or
 its bad rows are named by line and column and nothing of it is imported until ops choose; what
 is imported is stored as written and exported neutralised."""
 
