@@ -149,6 +149,7 @@ class CsvImportViews:
             "title": f"Import {self.import_rules.plural}",
             "kind": self.import_rules,
             "max_megabytes": settings.CSV_IMPORT_MAX_BYTES // 2**20,
+            "time_zone": settings.TIME_ZONE,
             **extra,
         }
 
@@ -468,7 +469,13 @@ class OpportunityAdmin(admin.ModelAdmin):
 
 
 @admin.register(Activity)
-class ActivityAdmin(admin.ModelAdmin):
+class ActivityAdmin(CsvImportViews, admin.ModelAdmin):
+    """Activities come from the CRM's pull, POST /api/v1/activities/ and CSV files: the list's
+    "Import" button leads to the import of a file (CsvImportViews), for whoever may write
+    activities (ops, or anyone granted accounts_app.add_activity) and is staff."""
+
+    import_kind = ImportKind.ACTIVITIES
+    change_list_template = "admin/import_export/change_list_import.html"  # its "Import" button
     list_display = ("occurred_at", "account", "contact", "kind", "side", "subject")
     list_filter = ("kind", "side")
     search_fields = ("subject", "account__name", "contact__email")

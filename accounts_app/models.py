@@ -227,7 +227,8 @@ class Activity(models.Model):
         max_length=150,
         blank=True,
         help_text="Where it came from, unique: `<crm>:<object type>:<id>[:…]` from a pull, "
-        "`api:<caller's user id>:<external id>` from POST /api/v1/activities/.",
+        "`api:<user id>:<external id>` from POST /api/v1/activities/ or a CSV file of "
+        "activities (the id of the caller, or of the person who uploaded the file).",
     )
 
     class Meta:

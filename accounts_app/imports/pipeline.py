@@ -19,6 +19,7 @@ from django.template.defaultfilters import filesizeformat
 from django.utils import timezone
 
 from accounts_app.imports.accounts import ACCOUNTS
+from accounts_app.imports.activities import ACTIVITIES
 from accounts_app.imports.files import CsvRows, RowResult, Unreadable, detect_encoding, open_text
 from accounts_app.imports.kinds import ImportKindRules
 from accounts_app.models import CsvImport, CsvImportProblem, ImportChoice, ImportState
@@ -26,7 +27,7 @@ from core.errors import Invalid, NotAllowed
 
 logger = logging.getLogger(__name__)
 
-KINDS: dict[str, ImportKindRules] = {rules.kind: rules for rules in (ACCOUNTS,)}
+KINDS: dict[str, ImportKindRules] = {rules.kind: rules for rules in (ACCOUNTS, ACTIVITIES)}
 CHANGED_MEANING_SHOWN = 20
 
 

@@ -93,5 +93,17 @@ class Migration(migrations.Migration):
             name="csvimportproblem",
             options={"ordering": ["pk"], "verbose_name": "CSV import problem"},
         ),
+        # Activities come from CSV files too, keyed as those from the API.
+        migrations.AlterField(
+            model_name="activity",
+            name="crm_id",
+            field=models.CharField(
+                blank=True,
+                help_text="Where it came from, unique: `<crm>:<object type>:<id>[:…]` from a "
+                "pull, `api:<user id>:<external id>` from POST /api/v1/activities/ or a CSV file "
+                "of activities (the id of the caller, or of the person who uploaded the file).",
+                max_length=150,
+            ),
+        ),
         migrations.RunPython(forwards, backwards),
     ]
