@@ -4,8 +4,10 @@ Accounts are saved through accounts_app.services (normalised domain, fit score a
 effective profile), one by one or from a CSV file (accounts_app.imports): the file is stored
 and checked in a Celery task while the page shows the progress, then previewed with its counts
 and every problem by line and column; a file with errors imports nothing unless ops choose to
-import its valid rows only; the import runs in a task too. The export is django-import-export's
-(accounts_app.resources). See workflow/admin.py for who may do what here.
+import its valid rows only; the import runs in a task too. Activities are imported from CSV
+files the same way, on the same pages (CsvImportViews, one kind of file per model admin). The
+export is django-import-export's (accounts_app.resources). See workflow/admin.py for who may do
+what here.
 """
 
 from django import forms
