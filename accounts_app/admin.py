@@ -4,8 +4,10 @@ Accounts are saved through accounts_app.services (normalised domain, fit score a
 effective profile), one by one or from a CSV file (accounts_app.imports): the file is stored
 and checked in a Celery task while the page shows the progress, then previewed with its counts
 and every problem by line and column; a file with errors imports nothing unless ops choose to
-import its valid rows only; the import runs in a task too. The export is django-import-export's
-(accounts_app.resources). See workflow/admin.py for who may do what here.
+import its valid rows only; the import runs in a task too. Activities are imported from CSV
+files the same way, on the same pages (CsvImportViews, one kind of file per model admin). The
+export is django-import-export's (accounts_app.resources). See workflow/admin.py for who may do
+what here.
 """
 
 from django import forms
@@ -24,25 +26,20 @@ from import_export.formats.base_formats import CSV
 
 from accounts_app.countries import country_code
 from accounts_app.domains import normalise_domain
-from accounts_app.imports import (
-    COLUMNS,
-    EXPORT_ONLY_COLUMNS,
-    account_import_confirm,
-    account_import_create,
-    can_import,
-)
+from accounts_app.imports import KINDS, csv_import_confirm, csv_import_create
 from accounts_app.models import (
     Account,
-    AccountImport,
-    AccountImportProblem,
     Activity,
     Contact,
     ContactRole,
+    CsvImport,
+    CsvImportProblem,
     IcpEvent,
     IcpSignOff,
     IcpState,
     IcpVersion,
     ImportChoice,
+    ImportKind,
     ImportState,
     Opportunity,
 )
@@ -68,25 +65,184 @@ MAX_ID = 2**63 - 1  # the largest id PostgreSQL's bigint holds; beyond it, no im
 RECENT_IMPORTS = 10
 
 
-class AccountImportForm(forms.Form):
+class CsvImportForm(forms.Form):
     import_file = forms.FileField(label="CSV file")
 
 
-def import_progress(account_import: AccountImport) -> dict:
+def import_progress(csv_import: CsvImport) -> dict:
     """What the import page's script updates."""
     return {
-        "id": account_import.pk,
-        "state": account_import.state,
-        "state_label": account_import.get_state_display(),
-        "active": account_import.is_active,
-        "done": account_import.done,
-        "total": account_import.total,
-        "percent": account_import.percent,
-        "new": account_import.new,
-        "updated": account_import.updated,
-        "unchanged": account_import.unchanged,
-        "error_rows": account_import.error_rows,
+        "id": csv_import.pk,
+        "state": csv_import.state,
+        "state_label": csv_import.get_state_display(),
+        "active": csv_import.is_active,
+        "done": csv_import.done,
+        "total": csv_import.total,
+        "percent": csv_import.percent,
+        "new": csv_import.new,
+        "updated": csv_import.updated,
+        "unchanged": csv_import.unchanged,
+        "error_rows": csv_import.error_rows,
     }
+
+
+class CsvImportViews:
+    """The CSV import pages of one kind of file, on the admin of its model: the upload (with the
+    person's recent imports of that kind), the import's page (progress, counts, the problems by
+    line and column, 100 a page, and the confirmation) and its progress as JSON. The kind's
+    rules (accounts_app.imports.KINDS) give the columns, the help text and who may import; the
+    templates are the same for every kind."""
+
+    import_kind: str = ""  # accounts_app.models.ImportKind
+
+    @property
+    def import_rules(self):
+        return KINDS[self.import_kind]
+
+    def has_import_permission(self, request):
+        return self.import_rules.can_import(request.user)
+
+    def changelist_view(self, request, extra_context=None):
+        extra_context = {
+            **(extra_context or {}),
+            "has_import_permission": self.has_import_permission(request),
+        }
+        return super().changelist_view(request, extra_context)
+
+    def get_urls(self):
+        def view(function):
+            return self.admin_site.admin_view(function)
+
+        name = f"{self.opts.app_label}_{self.opts.model_name}_import"
+        return [
+            path("import/", view(self.import_view), name=name),
+            path("import/confirm/", view(self.import_confirm_view), name=f"{name}_confirm"),
+            path("import/<int:pk>/", view(self.import_status_view), name=f"{name}_status"),
+            path(
+                "import/<int:pk>/progress/",
+                view(self.import_progress_view),
+                name=f"{name}_progress",
+            ),
+            *super().get_urls(),
+        ]
+
+    def _importer(self, request) -> None:
+        if not self.has_import_permission(request):
+            raise PermissionDenied
+
+    def _own_import(self, request, pk) -> CsvImport:
+        """The person's own import of this kind; anyone else's, like one that does not exist,
+        is not found."""
+        csv_import = None
+        if 0 < pk <= MAX_ID:
+            csv_import = (
+                CsvImport.objects.defer("data")
+                .filter(pk=pk, kind=self.import_kind, uploaded_by=request.user)
+                .first()
+            )
+        if csv_import is None:
+            raise Http404("There is no such import.")
+        return csv_import
+
+    def _context(self, request, **extra):
+        return {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "title": f"Import {self.import_rules.plural}",
+            "kind": self.import_rules,
+            "max_megabytes": settings.CSV_IMPORT_MAX_BYTES // 2**20,
+            "time_zone": settings.TIME_ZONE,
+            **extra,
+        }
+
+    def import_view(self, request):
+        """The upload: the file is stored and its check queued; the import's page follows."""
+        self._importer(request)
+        status = 200
+        form = CsvImportForm()
+        if request.method == "POST":
+            form = CsvImportForm(request.POST, request.FILES)
+            if form.is_valid():
+                try:
+                    csv_import = csv_import_create(
+                        file=form.cleaned_data["import_file"],
+                        by=request.user,
+                        kind=self.import_kind,
+                    )
+                except DomainError as error:
+                    form.add_error("import_file", error.message)
+                else:
+                    return redirect(self._url("import_status"), csv_import.pk)
+            status = 400
+        elif request.method not in ("GET", "POST"):
+            return HttpResponseBadRequest("Upload a file with POST.")
+        recent = CsvImport.objects.defer("data").filter(
+            kind=self.import_kind, uploaded_by=request.user
+        )
+        return TemplateResponse(
+            request,
+            "admin/accounts_app/csv_import/upload.html",
+            self._context(request, form=form, recent=recent[:RECENT_IMPORTS]),
+            status=status,
+        )
+
+    def _url(self, name: str) -> str:
+        return f"admin:{self.opts.app_label}_{self.opts.model_name}_{name}"
+
+    def _status_page(self, request, csv_import, *, status=200, error=""):
+        problems = Paginator(csv_import.problems.all(), PROBLEMS_PER_PAGE).get_page(
+            request.GET.get("page")
+        )
+        rules = self.import_rules
+        valid_count = csv_import.new + csv_import.updated + csv_import.unchanged
+        return TemplateResponse(
+            request,
+            "admin/accounts_app/csv_import/status.html",
+            self._context(
+                request,
+                title=f"Import of {csv_import.file_name}",
+                csv_import=csv_import,
+                progress=import_progress(csv_import),
+                problems=problems,
+                error_lines=[str(problem) for problem in problems.object_list],
+                valid_count=valid_count,
+                new_counted=rules.counted(csv_import.new),
+                choices=ImportChoice,
+                states=ImportState,
+                error=error,
+            ),
+            status=status,
+        )
+
+    @get_only
+    def import_status_view(self, request, pk):
+        self._importer(request)
+        return self._status_page(request, self._own_import(request, pk))
+
+    @get_only
+    def import_progress_view(self, request, pk):
+        self._importer(request)
+        return JsonResponse(import_progress(self._own_import(request, pk)))
+
+    @post_only
+    def import_confirm_view(self, request):
+        """The confirmation: its hidden fields are checked like any other input, so a forged or
+        replayed form answers 400 (404 for someone else's import) and imports nothing."""
+        self._importer(request)
+        raw_id = request.POST.get("import_id", "")
+        if not (raw_id.isascii() and raw_id.isdigit() and len(raw_id) <= len(str(MAX_ID))):
+            return HttpResponseBadRequest("That is not an import.")
+        csv_import = self._own_import(request, int(raw_id))
+        try:
+            csv_import_confirm(
+                csv_import=csv_import,
+                by=request.user,
+                choice=request.POST.get("choice", ""),
+            )
+        except DomainError as error:
+            csv_import.refresh_from_db()
+            return self._status_page(request, csv_import, status=400, error=error.message)
+        return redirect(self._url("import_status"), csv_import.pk)
 
 
 class FitScoreFilter(admin.SimpleListFilter):
@@ -171,7 +327,7 @@ class OpportunityInline(ViewOnlyInline):
 
 
 @admin.register(Account)
-class AccountAdmin(ServiceErrorsMixin, ExportMixin, admin.ModelAdmin):
+class AccountAdmin(ServiceErrorsMixin, CsvImportViews, ExportMixin, admin.ModelAdmin):
     form = AccountAdminForm
     list_display = (
         "name",
@@ -193,6 +349,7 @@ class AccountAdmin(ServiceErrorsMixin, ExportMixin, admin.ModelAdmin):
     inlines = (ContactInline, OpportunityInline)
 
     # The export is django-import-export's; the import is Accord's own (accounts_app.imports).
+    import_kind = ImportKind.ACCOUNTS
     resource_classes = [AccountResource]
     export_formats = [CSV]
     # The list's "Import" and "Export" buttons; the import's URL is this admin's own.
@@ -218,161 +375,24 @@ class AccountAdmin(ServiceErrorsMixin, ExportMixin, admin.ModelAdmin):
         for name in ("pk", "key", "fit_score", "source", "created_at", "updated_at"):
             setattr(obj, name, getattr(saved, name))
 
-    # --- Import -------------------------------------------------------------------------
-
-    def has_import_permission(self, request):
-        return can_import(request.user)
-
     def has_export_permission(self, request):
         return request.user.has_perm("accounts_app.view_account")
 
-    def changelist_view(self, request, extra_context=None):
-        extra_context = {**(extra_context or {}), "has_import_permission": can_import(request.user)}
-        return super().changelist_view(request, extra_context)
 
-    def get_urls(self):
-        def view(function):
-            return self.admin_site.admin_view(function)
-
-        return [
-            path("import/", view(self.import_view), name="accounts_app_account_import"),
-            path(
-                "import/confirm/",
-                view(self.import_confirm_view),
-                name="accounts_app_account_import_confirm",
-            ),
-            path(
-                "import/<int:pk>/",
-                view(self.import_status_view),
-                name="accounts_app_account_import_status",
-            ),
-            path(
-                "import/<int:pk>/progress/",
-                view(self.import_progress_view),
-                name="accounts_app_account_import_progress",
-            ),
-            *super().get_urls(),
-        ]
-
-    def _importer(self, request) -> None:
-        if not can_import(request.user):
-            raise PermissionDenied
-
-    def _own_import(self, request, pk) -> AccountImport:
-        """The person's own import; anyone else's, like one that does not exist, is not found."""
-        account_import = None
-        if 0 < pk <= MAX_ID:
-            account_import = (
-                AccountImport.objects.defer("data").filter(pk=pk, uploaded_by=request.user).first()
-            )
-        if account_import is None:
-            raise Http404("There is no such import.")
-        return account_import
-
-    def _context(self, request, **extra):
-        return {
-            **self.admin_site.each_context(request),
-            "opts": self.model._meta,
-            "title": "Import accounts",
-            "import_columns": COLUMNS,
-            "ignored_columns": EXPORT_ONLY_COLUMNS,
-            "max_megabytes": settings.ACCOUNT_IMPORT_MAX_BYTES // 2**20,
-            **extra,
-        }
-
-    def import_view(self, request):
-        """The upload: the file is stored and its check queued; the import's page follows."""
-        self._importer(request)
-        status = 200
-        form = AccountImportForm()
-        if request.method == "POST":
-            form = AccountImportForm(request.POST, request.FILES)
-            if form.is_valid():
-                try:
-                    account_import = account_import_create(
-                        file=form.cleaned_data["import_file"], by=request.user
-                    )
-                except DomainError as error:
-                    form.add_error("import_file", error.message)
-                else:
-                    return redirect("admin:accounts_app_account_import_status", account_import.pk)
-            status = 400
-        elif request.method not in ("GET", "POST"):
-            return HttpResponseBadRequest("Upload a file with POST.")
-        recent = AccountImport.objects.defer("data").filter(uploaded_by=request.user)
-        return TemplateResponse(
-            request,
-            "admin/accounts_app/account/import.html",
-            self._context(request, form=form, recent=recent[:RECENT_IMPORTS]),
-            status=status,
-        )
-
-    def _status_page(self, request, account_import, *, status=200, error=""):
-        problems = Paginator(account_import.problems.all(), PROBLEMS_PER_PAGE).get_page(
-            request.GET.get("page")
-        )
-        valid_count = account_import.new + account_import.updated + account_import.unchanged
-        return TemplateResponse(
-            request,
-            "admin/accounts_app/account/import_status.html",
-            self._context(
-                request,
-                title=f"Import of {account_import.file_name}",
-                account_import=account_import,
-                progress=import_progress(account_import),
-                problems=problems,
-                error_lines=[str(problem) for problem in problems.object_list],
-                valid_count=valid_count,
-                choices=ImportChoice,
-                states=ImportState,
-                error=error,
-            ),
-            status=status,
-        )
-
-    @get_only
-    def import_status_view(self, request, pk):
-        self._importer(request)
-        return self._status_page(request, self._own_import(request, pk))
-
-    @get_only
-    def import_progress_view(self, request, pk):
-        self._importer(request)
-        return JsonResponse(import_progress(self._own_import(request, pk)))
-
-    @post_only
-    def import_confirm_view(self, request):
-        """The confirmation: its hidden fields are checked like any other input, so a forged or
-        replayed form answers 400 (404 for someone else's import) and imports nothing."""
-        self._importer(request)
-        raw_id = request.POST.get("import_id", "")
-        if not (raw_id.isascii() and raw_id.isdigit() and len(raw_id) <= len(str(MAX_ID))):
-            return HttpResponseBadRequest("That is not an import.")
-        account_import = self._own_import(request, int(raw_id))
-        try:
-            account_import_confirm(
-                account_import=account_import,
-                by=request.user,
-                choice=request.POST.get("choice", ""),
-            )
-        except DomainError as error:
-            account_import.refresh_from_db()
-            return self._status_page(request, account_import, status=400, error=error.message)
-        return redirect("admin:accounts_app_account_import_status", account_import.pk)
-
-
-class AccountImportProblemInline(ViewOnlyInline):
-    model = AccountImportProblem
+class CsvImportProblemInline(ViewOnlyInline):
+    model = CsvImportProblem
     fields = ("line", "column", "message")
 
 
-@admin.register(AccountImport)
-class AccountImportAdmin(ViewOnlyMixin, admin.ModelAdmin):
-    """The history of CSV imports, read-only; each person sees their own (superusers all).
-    The import itself happens on the import page (AccountAdmin.import_view)."""
+@admin.register(CsvImport)
+class CsvImportAdmin(ViewOnlyMixin, admin.ModelAdmin):
+    """The history of CSV imports of both kinds, read-only; each person sees their own
+    (superusers all). The import itself happens on the import page of its kind's model
+    (CsvImportViews: Accounts › Import, Activities › Import)."""
 
     list_display = (
         "pk",
+        "kind",
         "file_name",
         "state",
         "rows",
@@ -383,32 +403,29 @@ class AccountImportAdmin(ViewOnlyMixin, admin.ModelAdmin):
         "uploaded_by",
         "created_at",
     )
-    list_filter = ("state",)
+    list_filter = ("kind", "state")
     search_fields = ("file_name",)
     list_select_related = ("uploaded_by",)
     exclude = ("data",)
-    inlines = (AccountImportProblemInline,)
+    inlines = (CsvImportProblemInline,)
 
     def get_queryset(self, request):
         queryset = super().get_queryset(request).defer("data")
         return queryset if request.user.is_superuser else queryset.filter(uploaded_by=request.user)
 
 
-@admin.register(AccountImportProblem)
-class AccountImportProblemAdmin(ViewOnlyMixin, admin.ModelAdmin):
-    list_display = ("account_import", "line", "column", "message")
+@admin.register(CsvImportProblem)
+class CsvImportProblemAdmin(ViewOnlyMixin, admin.ModelAdmin):
+    list_display = ("csv_import", "line", "column", "message")
 
     def get_queryset(self, request):
         # Never the files' bytes, which may be megabytes each.
         queryset = (
-            super()
-            .get_queryset(request)
-            .select_related("account_import")
-            .defer("account_import__data")
+            super().get_queryset(request).select_related("csv_import").defer("csv_import__data")
         )
         if request.user.is_superuser:
             return queryset
-        return queryset.filter(account_import__uploaded_by=request.user)
+        return queryset.filter(csv_import__uploaded_by=request.user)
 
 
 class ContactRoleInline(admin.TabularInline):
@@ -454,7 +471,13 @@ class OpportunityAdmin(admin.ModelAdmin):
 
 
 @admin.register(Activity)
-class ActivityAdmin(admin.ModelAdmin):
+class ActivityAdmin(CsvImportViews, admin.ModelAdmin):
+    """Activities come from the CRM's pull, POST /api/v1/activities/ and CSV files: the list's
+    "Import" button leads to the import of a file (CsvImportViews), for whoever may write
+    activities (ops, or anyone granted accounts_app.add_activity) and is staff."""
+
+    import_kind = ImportKind.ACTIVITIES
+    change_list_template = "admin/import_export/change_list_import.html"  # its "Import" button
     list_display = ("occurred_at", "account", "contact", "kind", "side", "subject")
     list_filter = ("kind", "side")
     search_fields = ("subject", "account__name", "contact__email")

@@ -227,7 +227,8 @@ class Activity(models.Model):
         max_length=150,
         blank=True,
         help_text="Where it came from, unique: `<crm>:<object type>:<id>[:…]` from a pull, "
-        "`api:<caller's user id>:<external id>` from POST /api/v1/activities/.",
+        "`api:<user id>:<external id>` from POST /api/v1/activities/ or a CSV file of "
+        "activities (the id of the caller, or of the person who uploaded the file).",
     )
 
     class Meta:
@@ -326,14 +327,23 @@ class ImportChoice(models.TextChoices):
     VALID_ROWS_ONLY = "valid", "Import the valid rows only"
 
 
-class AccountImport(models.Model):
-    """A CSV file of accounts that ops uploaded, stored with its check and import.
+class ImportKind(models.TextChoices):
+    """What a CSV file holds; accounts_app.imports has the columns and rules of each."""
+
+    ACCOUNTS = "accounts", "Accounts"
+    ACTIVITIES = "activities", "Activities"
+
+
+class CsvImport(models.Model):
+    """A CSV file (of accounts or of activities) that someone uploaded, stored with its check and
+    import.
 
     The file's bytes are kept in the database, not on a disk, so that a worker on another
     machine reads exactly what was uploaded (web and workers share only PostgreSQL and Redis).
     See accounts_app.imports for the steps.
     """
 
+    kind = models.CharField(max_length=10, choices=ImportKind.choices)
     uploaded_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
     )
@@ -365,6 +375,7 @@ class AccountImport(models.Model):
 
     class Meta:
         ordering = ["-created_at", "-pk"]
+        verbose_name = "CSV import"
         indexes = [models.Index(fields=["state", "heartbeat_at"])]
 
     def __str__(self) -> str:
@@ -381,18 +392,17 @@ class AccountImport(models.Model):
         return self.state in ACTIVE_IMPORT_STATES
 
 
-class AccountImportProblem(models.Model):
+class CsvImportProblem(models.Model):
     """One problem of one row of an import's file: "line 7, column employee_count: …"."""
 
-    account_import = models.ForeignKey(
-        AccountImport, on_delete=models.CASCADE, related_name="problems"
-    )
+    csv_import = models.ForeignKey(CsvImport, on_delete=models.CASCADE, related_name="problems")
     line = models.PositiveIntegerField()
     column = models.CharField(max_length=50, blank=True)  # "" for the row as a whole
     message = models.TextField()
 
     class Meta:
         ordering = ["pk"]
+        verbose_name = "CSV import problem"
 
     def __str__(self) -> str:
         where = f"line {self.line}" + (f", column {self.column}" if self.column else "")

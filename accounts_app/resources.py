@@ -1,15 +1,15 @@
 """CSV export of accounts (django-import-export), used by the Account admin's "Export".
 
-The same columns as the import reads (accounts_app.imports.COLUMNS), plus the fit score and the
-source; cells a spreadsheet would run as formulas get a leading apostrophe. The import no longer
-goes through django-import-export: it runs in a Celery task over the stored file
+The same columns as the import reads (accounts_app.imports.accounts.COLUMNS), plus the fit score
+and the source; cells a spreadsheet would run as formulas get a leading apostrophe. The import
+no longer goes through django-import-export: it runs in a Celery task over the stored file
 (accounts_app.imports), which a web request cannot do at 100,000 rows.
 """
 
 from django.contrib.auth import get_user_model
 from import_export import fields, resources, widgets
 
-from accounts_app.imports import COLUMNS
+from accounts_app.imports.accounts import COLUMNS
 from accounts_app.models import Account
 from core.text import neutralise_formula
 

@@ -1,5 +1,8 @@
+import dataclasses
 import re
+from collections.abc import Callable, Sequence
 from decimal import Decimal
+from typing import Any
 
 from django.db import IntegrityError, transaction
 from django.db.models.functions import Lower
@@ -196,10 +199,14 @@ def _write_scores(batch: list[Account]) -> int:
     return len(batch)
 
 
-# --- Activities from marketing tools and scripts -------------------------------------------------
+# --- Activities from marketing tools, scripts and CSV files -------------------------------------
 
 ACTIVITIES_PER_REQUEST = 1000
 ACTIVITY_WRITE_PERMISSION = "accounts_app.add_activity"
+ACCOUNT_NAMES = ("account", "account_key", "domain")  # the ways a row names its account
+ACTIVITY_FIELDS = ("account_id", "contact_id", "kind", "side", "occurred_at", "subject")
+# Once, not per row: the enums' `values` build a list each time (15% of a file's check).
+_KINDS, _SIDES = frozenset(ActivityKind.values), frozenset(Side.values)
 _EXTERNAL_ID = re.compile(r"^[\x21-\x7e]{1,100}$")
 
 
@@ -222,142 +229,150 @@ def activity_external_key(*, by, external_id: str) -> str:
     return f"api:{by.pk}:{external_id}"
 
 
-def activities_ingest(*, rows: list[dict], by) -> dict:
-    """Write a batch of activities from a marketing automation tool or a script, all or nothing.
+class _Unread:
+    def __repr__(self) -> str:
+        return "UNREAD"
 
-    1. Only a permitted caller (require_activity_writer); at most 1,000 rows.
-    2. Each row names its account by `account` (id), `account_key` (Account.key) or `domain`
-       (normalised), exactly one of them, and optionally a contact of that account by
-       `contact_email`. Accounts and contacts are found in a query each, whatever the size.
-    3. Every bad row and field is reported at once (InvalidRows); then nothing is written.
-    4. A row is keyed by its caller's `external_id` (activity_external_key): sent again, it
-       updates that activity instead of adding another. One bulk insert, one bulk update, in
-       one transaction.
 
-    Returns {"created": n, "updated": n, "unchanged": n, "activities": [{"index", "id",
-    "external_id", "result"}]}.
+# A value its caller could not read (a CSV cell that is not an id, a key, a date) and has
+# reported itself: the field counts as given, and is checked no further.
+UNREAD = _Unread()
+
+
+def _readable(value) -> bool:
+    return value not in (None, "") and value is not UNREAD
+
+
+@dataclasses.dataclass
+class ActivityRow:
+    """One row of activities, checked: the Activity's values (with its `crm_id`) when the rules
+    found nothing wrong and every field was read, else empty; its problems by field."""
+
+    values: dict = dataclasses.field(default_factory=dict)
+    errors: dict[str, list[str]] = dataclasses.field(default_factory=dict)
+
+
+class ActivityRules:
+    """The rules of rows of activities: the one home of them for POST /api/v1/activities/
+    (activities_ingest) and the CSV import of activities (accounts_app.imports.activities),
+    which checks a file batch by batch with one instance.
+
+    A row names its account by `account` (id), `account_key` (Account.key) or `domain`
+    (normalised), exactly one of them, and the account exists; `contact_email`, if given, is a
+    contact of that account; `kind` is an ActivityKind, `side` a Side; `external_id` is 1 to
+    100 visible ASCII characters and appears once in all the rows this instance checks (the
+    later row is refused with `repeated(first, external_id)`, `first` saying where the first
+    one was). The activity's key is the caller's (activity_external_key). Accounts and contacts
+    are found in a query each, whatever the number of rows.
     """
-    require_activity_writer(by)
-    if len(rows) > ACTIVITIES_PER_REQUEST:
-        raise Invalid(
-            f"Send at most {ACTIVITIES_PER_REQUEST:,} activities a request "
-            f"(this one has {len(rows):,}).",
-            field="rows",
-        )
-    errors: dict[str, list[str]] = {}
 
-    def refuse(index: int, field: str, message: str) -> None:
-        errors.setdefault(f"rows.{index}.{field}", []).append(message)
+    def __init__(self, *, by, repeated: Callable[[Any, str], str]) -> None:
+        self.by = by
+        self.repeated = repeated
+        self.first: dict[str, Any] = {}  # external_id → where it was first
 
-    domains: dict[int, str] = {}
-    seen: dict[str, int] = {}
-    for index, row in enumerate(rows):
-        named = [f for f in ("account", "account_key", "domain") if row.get(f) not in (None, "")]
-        if len(named) != 1:
-            refuse(
-                index,
-                "account",
-                "Name the account by exactly one of account (its id), account_key or domain.",
-            )
-        elif named == ["domain"]:
-            try:
-                domains[index] = normalise_domain(row["domain"])
-            except Invalid as error:
-                refuse(index, "domain", error.message)
-        if row["kind"] not in ActivityKind.values:
-            refuse(index, "kind", f"Not a kind of activity: {row['kind']!r}.")
-        if row["side"] not in Side.values:
-            refuse(index, "side", "The side is marketing or sales.")
-        external_id = row["external_id"]
-        if not _EXTERNAL_ID.match(external_id):
-            refuse(index, "external_id", "Use 1 to 100 visible ASCII characters.")
-        elif external_id in seen:
-            refuse(index, "external_id", f"Row {seen[external_id]} has this external_id too.")
-        else:
-            seen[external_id] = index
+    def check(
+        self, rows: Sequence[dict], *, where: Sequence | None = None
+    ) -> tuple[list[ActivityRow], list[tuple[int, str, str]]]:
+        """Each row checked, and every problem as (index in `rows`, field, message) in the order
+        found. `where` says where each row is (its index by default, a CSV file's line)."""
+        where = range(len(rows)) if where is None else where
+        checked = [ActivityRow() for _ in rows]
+        problems: list[tuple[int, str, str]] = []
 
-    accounts = _accounts_named(rows, domains)
-    account_of: dict[int, int] = {}
-    for index, row in enumerate(rows):
-        if row.get("account") not in (None, ""):
-            found, field = accounts["pk"].get(row["account"]), "account"
-        elif row.get("account_key") not in (None, ""):
-            found, field = accounts["key"].get(str(row["account_key"])), "account_key"
-        elif index in domains:
-            found, field = accounts["domain"].get(domains[index]), "domain"
-        else:
-            continue
-        if found is None:
-            refuse(index, field, "There is no such account.")
-        else:
-            account_of[index] = found
+        def refuse(index: int, field: str, message: str) -> None:
+            checked[index].errors.setdefault(field, []).append(message)
+            problems.append((index, field, message))
 
-    emails = {
-        index: row["contact_email"].strip().lower()
-        for index, row in enumerate(rows)
-        if row.get("contact_email") and index in account_of
-    }
-    contacts: dict[tuple[int, str], int] = {}
-    if emails:
-        for pk, account_id, email in (
-            Contact.objects.annotate(lower_email=Lower("email"))
-            .filter(account_id__in=set(account_of.values()), lower_email__in=set(emails.values()))
-            .order_by("pk")
-            .values_list("pk", "account_id", "lower_email")
-        ):
-            contacts.setdefault((account_id, email), pk)
-    for index, email in emails.items():
-        if (account_of[index], email) not in contacts:
-            refuse(index, "contact_email", "The account has no contact with this e-mail address.")
-    if errors:
-        raise InvalidRows(errors)
+        domains: dict[int, str] = {}
+        for index, row in enumerate(rows):
+            named = [f for f in ACCOUNT_NAMES if row.get(f) not in (None, "")]
+            if len(named) != 1:
+                refuse(
+                    index,
+                    "account",
+                    "Name the account by exactly one of account (its id), account_key or domain.",
+                )
+            elif named == ["domain"] and row["domain"] is not UNREAD:
+                try:
+                    domains[index] = normalise_domain(row["domain"])
+                except Invalid as error:
+                    refuse(index, "domain", error.message)
+            kind, side = row.get("kind"), row.get("side")
+            if kind is not UNREAD and kind not in _KINDS:
+                refuse(index, "kind", f"Not a kind of activity: {kind!r}.")
+            if side is not UNREAD and side not in _SIDES:
+                refuse(index, "side", "The side is marketing or sales.")
+            external_id = row.get("external_id")
+            if external_id is UNREAD:
+                pass
+            elif not isinstance(external_id, str) or not _EXTERNAL_ID.match(external_id):
+                refuse(index, "external_id", "Use 1 to 100 visible ASCII characters.")
+            elif external_id in self.first:
+                refuse(index, "external_id", self.repeated(self.first[external_id], external_id))
+            else:
+                self.first[external_id] = where[index]
 
-    keys = [activity_external_key(by=by, external_id=row["external_id"]) for row in rows]
-    with transaction.atomic():
-        existing = {a.crm_id: a for a in Activity.objects.filter(crm_id__in=keys)}
-        new, changed, results = [], [], []
-        for index, (row, key) in enumerate(zip(rows, keys, strict=True)):
-            values = {
-                "account_id": account_of[index],
-                "contact_id": contacts.get((account_of[index], emails.get(index, ""))),
+        accounts = _accounts_named(rows, domains)
+        account_of: dict[int, int] = {}
+        for index, row in enumerate(rows):
+            if row.get("account") not in (None, ""):
+                found, field = accounts["pk"].get(row["account"]), "account"
+            elif row.get("account_key") not in (None, ""):
+                found, field = accounts["key"].get(str(row["account_key"])), "account_key"
+            elif index in domains:
+                found, field = accounts["domain"].get(domains[index]), "domain"
+            else:
+                continue
+            if row[field] is UNREAD:
+                continue
+            if found is None:
+                refuse(index, field, "There is no such account.")
+            else:
+                account_of[index] = found
+
+        emails = {
+            index: row["contact_email"].strip().lower()
+            for index, row in enumerate(rows)
+            if _readable(row.get("contact_email")) and index in account_of
+        }
+        contacts: dict[tuple[int, str], int] = {}
+        if emails:
+            for pk, account_id, email in (
+                Contact.objects.annotate(lower_email=Lower("email"))
+                .filter(
+                    account_id__in=set(account_of.values()), lower_email__in=set(emails.values())
+                )
+                .order_by("pk")
+                .values_list("pk", "account_id", "lower_email")
+            ):
+                contacts.setdefault((account_id, email), pk)
+        for index, email in emails.items():
+            if (account_of[index], email) not in contacts:
+                refuse(
+                    index, "contact_email", "The account has no contact with this e-mail address."
+                )
+
+        for index, row in enumerate(rows):
+            if checked[index].errors or any(value is UNREAD for value in row.values()):
+                continue
+            account_id = account_of[index]
+            checked[index].values = {
+                "account_id": account_id,
+                "contact_id": contacts.get((account_id, emails.get(index, ""))),
                 "kind": row["kind"],
                 "side": row["side"],
                 "occurred_at": row["occurred_at"],
                 "subject": row.get("subject") or "",
+                "crm_id": activity_external_key(by=self.by, external_id=row["external_id"]),
             }
-            activity = existing.get(key)
-            if activity is None:
-                activity = Activity(crm_id=key, **values)
-                new.append(activity)
-                result = "created"
-            elif any(getattr(activity, name) != value for name, value in values.items()):
-                for name, value in values.items():
-                    setattr(activity, name, value)
-                changed.append(activity)
-                result = "updated"
-            else:
-                result = "unchanged"
-            results.append((index, activity, row["external_id"], result))
-        Activity.objects.bulk_create(new, batch_size=500)
-        Activity.objects.bulk_update(
-            changed,
-            ["account_id", "contact_id", "kind", "side", "occurred_at", "subject"],
-            batch_size=500,
-        )
-    return {
-        "created": len(new),
-        "updated": len(changed),
-        "unchanged": len(rows) - len(new) - len(changed),
-        "activities": [
-            {"index": i, "id": a.pk, "external_id": e, "result": r} for i, a, e, r in results
-        ],
-    }
+        return checked, problems
 
 
-def _accounts_named(rows: list[dict], domains: dict[int, str]) -> dict[str, dict]:
+def _accounts_named(rows: Sequence[dict], domains: dict[int, str]) -> dict[str, dict]:
     """The accounts the rows name, by id, by key and by domain: a query for each."""
     pks = {row["account"] for row in rows if isinstance(row.get("account"), int)}
-    key_values = {str(row["account_key"]) for row in rows if row.get("account_key")}
+    key_values = {str(row["account_key"]) for row in rows if _readable(row.get("account_key"))}
     found: dict[str, dict] = {"pk": {}, "key": {}, "domain": {}}
     if pks:
         found["pk"] = {
@@ -373,3 +388,78 @@ def _accounts_named(rows: list[dict], domains: dict[int, str]) -> dict[str, dict
             Account.objects.filter(domain__in=set(domains.values())).values_list("domain", "pk")
         )
     return found
+
+
+def activities_compare(*, rows: Sequence[dict]) -> list[tuple[Activity, str]]:
+    """Each row's activity (ActivityRow.values): the one with its crm_id set to the row's values,
+    or a new one, with what writing it does: "created", "updated" or "unchanged". One query;
+    nothing is saved (activities_save does)."""
+    existing = {
+        a.crm_id: a for a in Activity.objects.filter(crm_id__in=[row["crm_id"] for row in rows])
+    }
+    compared = []
+    for values in rows:
+        activity = existing.get(values["crm_id"])
+        if activity is None:
+            compared.append((Activity(**values), "created"))
+        elif any(getattr(activity, name) != values[name] for name in ACTIVITY_FIELDS):
+            for name in ACTIVITY_FIELDS:
+                setattr(activity, name, values[name])
+            compared.append((activity, "updated"))
+        else:
+            compared.append((activity, "unchanged"))
+    return compared
+
+
+def activities_save(*, compared: list[tuple[Activity, str]]) -> None:
+    """Write what activities_compare found: one bulk insert, one bulk update. Call it in the
+    transaction that compared, so that no other writer comes in between."""
+    Activity.objects.bulk_create(
+        [a for a, result in compared if result == "created"], batch_size=500
+    )
+    Activity.objects.bulk_update(
+        [a for a, result in compared if result == "updated"], ACTIVITY_FIELDS, batch_size=500
+    )
+
+
+def activities_ingest(*, rows: list[dict], by) -> dict:
+    """Write a batch of activities from a marketing automation tool or a script, all or nothing.
+
+    1. Only a permitted caller (require_activity_writer); at most 1,000 rows.
+    2. The rows are checked by ActivityRules: every bad row and field is reported at once
+       (InvalidRows), and then nothing is written.
+    3. A row is keyed by its caller's `external_id` (activity_external_key): sent again, it
+       updates that activity instead of adding another. One bulk insert, one bulk update, in
+       one transaction.
+
+    Returns {"created": n, "updated": n, "unchanged": n, "activities": [{"index", "id",
+    "external_id", "result"}]}.
+    """
+    require_activity_writer(by)
+    if len(rows) > ACTIVITIES_PER_REQUEST:
+        raise Invalid(
+            f"Send at most {ACTIVITIES_PER_REQUEST:,} activities a request "
+            f"(this one has {len(rows):,}).",
+            field="rows",
+        )
+    rules = ActivityRules(by=by, repeated=lambda first, _: f"Row {first} has this external_id too.")
+    checked, problems = rules.check(rows)
+    if problems:
+        errors: dict[str, list[str]] = {}
+        for index, field_name, message in problems:
+            errors.setdefault(f"rows.{index}.{field_name}", []).append(message)
+        raise InvalidRows(errors)
+    with transaction.atomic():
+        compared = activities_compare(rows=[row.values for row in checked])
+        activities_save(compared=compared)
+    created = sum(1 for _, result in compared if result == "created")
+    updated = sum(1 for _, result in compared if result == "updated")
+    return {
+        "created": created,
+        "updated": updated,
+        "unchanged": len(rows) - created - updated,
+        "activities": [
+            {"index": index, "id": activity.pk, "external_id": row["external_id"], "result": result}
+            for index, (row, (activity, result)) in enumerate(zip(rows, compared, strict=True))
+        ],
+    }

@@ -9,33 +9,33 @@ LATE = {"acks_late": True}
 
 
 @shared_task(**LATE)
-def check_account_import(import_id: int) -> int:
-    from accounts_app.imports import account_import_check
-    from accounts_app.models import AccountImport
+def check_csv_import(import_id: int) -> int:
+    from accounts_app.imports import csv_import_check
+    from accounts_app.models import CsvImport
 
-    account_import = AccountImport.objects.defer("data").filter(pk=import_id).first()
-    if account_import is not None:
-        account_import_check(account_import=account_import)
+    csv_import = CsvImport.objects.defer("data").filter(pk=import_id).first()
+    if csv_import is not None:
+        csv_import_check(csv_import=csv_import)
     return import_id
 
 
 @shared_task(**LATE)
-def run_account_import(import_id: int) -> int:
-    from accounts_app.imports import account_import_run
-    from accounts_app.models import AccountImport
+def run_csv_import(import_id: int) -> int:
+    from accounts_app.imports import csv_import_run
+    from accounts_app.models import CsvImport
 
-    account_import = AccountImport.objects.defer("data").filter(pk=import_id).first()
-    if account_import is not None:
-        account_import_run(account_import=account_import)
+    csv_import = CsvImport.objects.defer("data").filter(pk=import_id).first()
+    if csv_import is not None:
+        csv_import_run(csv_import=csv_import)
     return import_id
 
 
 @shared_task(**LATE)
-def resume_account_imports() -> int:
+def resume_csv_imports() -> int:
     """Beat, every 5 minutes: checks and imports that stopped without finishing."""
-    from accounts_app.imports import account_imports_resume
+    from accounts_app.imports import csv_imports_resume
 
-    return account_imports_resume()
+    return csv_imports_resume()
 
 
 @shared_task(**LATE)

@@ -17,7 +17,7 @@
    check is done, opens the preview, confirms (POST) and polls until the import is done. Every
    request is timed; the worker's resident memory is sampled every 20 ms from /proc.
 5. One more check and import run in this process under tracemalloc, for the peak of Python's
-   own heap in the task code (accounts_app.imports.account_import_check / account_import_run).
+   own heap in the task code (accounts_app.imports.csv_import_check / csv_import_run).
 
 Targets (issue "Security and bad input", item 3): check + import under 60 s, the worker under
 300 MB, no web request over 1 s.
@@ -152,8 +152,8 @@ def reset(existing: int) -> None:
     from django.db import connection
 
     with connection.cursor() as cursor:
-        cursor.execute("DELETE FROM accounts_app_accountimportproblem")
-        cursor.execute("DELETE FROM accounts_app_accountimport")
+        cursor.execute("DELETE FROM accounts_app_csvimportproblem")
+        cursor.execute("DELETE FROM accounts_app_csvimport")
         cursor.execute("UPDATE accounts_app_account SET parent_id = NULL")
         cursor.execute(
             "DELETE FROM accounts_app_account WHERE id NOT IN "
@@ -264,27 +264,27 @@ def heap_peak(data: bytes) -> tuple[float, float]:
     from django.contrib.auth import get_user_model
 
     from accounts_app.imports import (
-        account_import_check,
-        account_import_confirm,
-        account_import_run,
+        csv_import_check,
+        csv_import_confirm,
+        csv_import_run,
     )
-    from accounts_app.models import AccountImport
+    from accounts_app.models import CsvImport
 
     ops = get_user_model().objects.get(username="bench-ops")
-    account_import = AccountImport.objects.create(
-        uploaded_by=ops, file_name="accounts.csv", size=len(data), data=data
+    csv_import = CsvImport.objects.create(
+        kind="accounts", uploaded_by=ops, file_name="accounts.csv", size=len(data), data=data
     )
     gc.collect()
     tracemalloc.start()
-    account_import_check(account_import=account_import)
+    csv_import_check(csv_import=csv_import)
     _, check_peak = tracemalloc.get_traced_memory()
     tracemalloc.reset_peak()
-    account_import = AccountImport.objects.get(pk=account_import.pk)
-    account_import_confirm(account_import=account_import, by=ops, choice="all")
-    account_import_run(account_import=account_import)
+    csv_import = CsvImport.objects.get(pk=csv_import.pk)
+    csv_import_confirm(csv_import=csv_import, by=ops, choice="all")
+    csv_import_run(csv_import=csv_import)
     _, import_peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
-    assert AccountImport.objects.get(pk=account_import.pk).state == "done"
+    assert CsvImport.objects.get(pk=csv_import.pk).state == "done"
     return check_peak / 2**20, import_peak / 2**20
 
 
@@ -358,7 +358,7 @@ def main() -> None:
         print(
             f"File: {args.rows:,} rows ({args.rows - args.existing:,} new accounts, "
             f"{args.existing:,} updates), {len(data) / 2**20:.1f} MB; batches of "
-            f"{settings.ACCOUNT_IMPORT_BATCH_SIZE:,}; gunicorn 2 sync workers, 1 Celery worker "
+            f"{settings.CSV_IMPORT_BATCH_SIZE:,}; gunicorn 2 sync workers, 1 Celery worker "
             "(--pool solo)"
         )
         print("Load average before: {:.2f} {:.2f} {:.2f}\n".format(*os.getloadavg()))

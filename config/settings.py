@@ -430,16 +430,23 @@ SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"].update(
     }
 )
 
-# The CSV import of accounts (accounts_app.imports): the largest file ops may upload (the file
-# is kept in the database with its import), rows per batch, how long a check or an import may
-# show no progress before account_imports_resume queues it again, and how many runs of a step
-# may stop without finishing before the import is given up.
-ACCOUNT_IMPORT_MAX_BYTES = env.int("ACCOUNT_IMPORT_MAX_BYTES", default=30 * 2**20)
-ACCOUNT_IMPORT_BATCH_SIZE = env.int("ACCOUNT_IMPORT_BATCH_SIZE", default=2000)
-ACCOUNT_IMPORT_STALE_SECONDS = env.int("ACCOUNT_IMPORT_STALE_SECONDS", default=600)
-ACCOUNT_IMPORT_MAX_ATTEMPTS = env.int("ACCOUNT_IMPORT_MAX_ATTEMPTS", default=3)
-CELERY_BEAT_SCHEDULE["accounts-resume-imports"] = {
-    "task": "accounts_app.tasks.resume_account_imports",
+# The CSV import of accounts and of activities (accounts_app.imports): the largest file ops may
+# upload (the file is kept in the database with its import), rows per batch, how long a check or
+# an import may show no progress before csv_imports_resume queues it again, and how many runs of
+# a step may stop without finishing before the import is given up. Each is still read from its
+# name of before activities were imported too (ACCOUNT_IMPORT_…) when the new one is not set.
+
+
+def _csv_import_setting(name: str, default: int) -> int:
+    return env.int(f"CSV_IMPORT_{name}", default=env.int(f"ACCOUNT_IMPORT_{name}", default=default))
+
+
+CSV_IMPORT_MAX_BYTES = _csv_import_setting("MAX_BYTES", 30 * 2**20)
+CSV_IMPORT_BATCH_SIZE = _csv_import_setting("BATCH_SIZE", 2000)
+CSV_IMPORT_STALE_SECONDS = _csv_import_setting("STALE_SECONDS", 600)
+CSV_IMPORT_MAX_ATTEMPTS = _csv_import_setting("MAX_ATTEMPTS", 3)
+CELERY_BEAT_SCHEDULE["csv-resume-imports"] = {
+    "task": "accounts_app.tasks.resume_csv_imports",
     "schedule": 5 * 60,
 }
 

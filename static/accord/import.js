@@ -1,6 +1,6 @@
-// Live progress on the account import page (admin). Progressive enhancement only: without
-// this file the page reloads itself every few seconds (a <noscript> refresh) and has a reload
-// link.
+// Live progress on a CSV import's page (admin: accounts and activities). Progressive
+// enhancement only: without this file the page reloads itself every few seconds (a <noscript>
+// refresh) and has a reload link.
 //
 // While the import is checking or importing, this asks the page's progress URL
 // (data-import-progress-url) every second and updates the elements marked data-field="…";

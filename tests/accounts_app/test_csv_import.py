@@ -9,7 +9,7 @@ import io
 
 import pytest
 
-from accounts_app.models import Account, AccountImport, ImportState, Source
+from accounts_app.models import Account, CsvImport, ImportState, Source
 from tests.accounts_app.csv_import import EXPORT_URL, HEADER, IMPORT_URL
 from tests.factories import AccountFactory, person
 
@@ -79,7 +79,7 @@ def test_a_malformed_row_is_reported_by_line_and_column_and_nothing_is_imported(
     shown = done.content.decode()
     assert "Nothing was imported: the file has errors." in shown
     assert "line 3, column employee_count: &#x27;many&#x27; is not a whole number." in shown
-    assert AccountImport.objects.get().state == ImportState.CHECKED  # still up to ops
+    assert CsvImport.objects.get().state == ImportState.CHECKED  # still up to ops
 
 
 def test_ops_may_import_the_valid_rows_only_and_see_the_others_listed(ops, upload, confirm):
@@ -179,7 +179,7 @@ def test_a_file_without_a_domain_column_or_with_an_unknown_column_is_refused(ops
     assert "the file has no domain column" in page
     assert "Confirm import" not in page
     assert "valid row" not in page
-    assert preview.context["account_import"].state == ImportState.FAILED
+    assert preview.context["csv_import"].state == ImportState.FAILED
     assert Account.objects.count() == 0
 
 

@@ -4,7 +4,7 @@ for an import that is not the person's) and imports nothing; only ops reach the 
 import pytest
 from django.test import Client
 
-from accounts_app.models import Account, AccountImport, ImportState
+from accounts_app.models import Account, CsvImport, ImportState
 from tests.accounts_app.csv_import import CONFIRM_URL, HEADER, IMPORT_URL, progress_url, status_url
 from tests.factories import person
 from workflow.services import person_set_role
@@ -33,18 +33,18 @@ def test_a_forged_import_id_answers_400(ops, upload, import_id):
 def test_an_unknown_choice_answers_400(ops, upload, choice):
     preview = upload(ops, CLEAN)
 
-    response = post_confirm(ops, preview.context["account_import"].pk, choice)
+    response = post_confirm(ops, preview.context["csv_import"].pk, choice)
 
     assert response.status_code == 400
     assert "Choose to import the file, or its valid rows only." in response.content.decode()
     assert Account.objects.count() == 0
-    assert AccountImport.objects.get().state == ImportState.CHECKED
+    assert CsvImport.objects.get().state == ImportState.CHECKED
 
 
 def test_valid_rows_only_of_a_file_without_errors_answers_400(ops, upload):
     preview = upload(ops, CLEAN)
 
-    response = post_confirm(ops, preview.context["account_import"].pk, "valid")
+    response = post_confirm(ops, preview.context["csv_import"].pk, "valid")
 
     assert response.status_code == 400
     assert Account.objects.count() == 0
@@ -56,9 +56,13 @@ def test_confirming_an_import_that_is_not_waiting_answers_400(ops, upload, confi
     Account.objects.all().delete()
 
     # The same form again (a replay), and a file whose check has not finished.
-    replayed = post_confirm(ops, done.context["account_import"].pk, "all")
-    checking = AccountImport.objects.create(
-        uploaded_by=done.context["account_import"].uploaded_by, file_name="x.csv", size=1, data=b"x"
+    replayed = post_confirm(ops, done.context["csv_import"].pk, "all")
+    checking = CsvImport.objects.create(
+        kind="accounts",
+        uploaded_by=done.context["csv_import"].uploaded_by,
+        file_name="x.csv",
+        size=1,
+        data=b"x",
     )
     unchecked = post_confirm(ops, checking.pk, "all")
 
@@ -68,13 +72,13 @@ def test_confirming_an_import_that_is_not_waiting_answers_400(ops, upload, confi
     )
     assert unchecked.status_code == 400
     assert Account.objects.count() == 0
-    assert AccountImport.objects.get(pk=checking.pk).state == ImportState.CHECKING
+    assert CsvImport.objects.get(pk=checking.pk).state == ImportState.CHECKING
 
 
 def test_a_confirm_without_a_post_is_refused(ops, upload):
     preview = upload(ops, CLEAN)
 
-    response = ops.get(CONFIRM_URL, {"import_id": preview.context["account_import"].pk})
+    response = ops.get(CONFIRM_URL, {"import_id": preview.context["csv_import"].pk})
 
     assert response.status_code == 405
     assert Account.objects.count() == 0
@@ -82,7 +86,7 @@ def test_a_confirm_without_a_post_is_refused(ops, upload):
 
 def test_another_persons_or_a_missing_import_is_not_found(ops, upload):
     preview = upload(ops, WITH_ERRORS)
-    mine = preview.context["account_import"].pk
+    mine = preview.context["csv_import"].pk
     other, _ = person_set_role(username="otto", role="ops")
     otto = Client()
     otto.force_login(other)
@@ -92,12 +96,12 @@ def test_another_persons_or_a_missing_import_is_not_found(ops, upload):
     assert post_confirm(otto, mine, "valid").status_code == 404
     assert post_confirm(ops, mine + 99, "valid").status_code == 404
     assert Account.objects.count() == 0
-    assert AccountImport.objects.get().state == ImportState.CHECKED
+    assert CsvImport.objects.get().state == ImportState.CHECKED
 
 
 def test_staff_without_the_import_permission_are_refused(ops, upload):
     preview = upload(ops, CLEAN)
-    mine = preview.context["account_import"].pk
+    mine = preview.context["csv_import"].pk
     staff = Client()
     staff.force_login(person("stan", side=None, is_staff=True))
 
@@ -110,7 +114,7 @@ def test_staff_without_the_import_permission_are_refused(ops, upload):
 
 def test_people_on_a_side_are_sent_to_the_admin_login(ops, upload):
     preview = upload(ops, CLEAN)
-    mine = preview.context["account_import"].pk
+    mine = preview.context["csv_import"].pk
     seller = Client()
     seller.force_login(person("sid", side="sales"))
 

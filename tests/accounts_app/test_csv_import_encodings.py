@@ -5,7 +5,7 @@ import codecs
 
 import pytest
 
-from accounts_app.models import Account, AccountImport, ImportState
+from accounts_app.models import Account, CsvImport, ImportState
 from tests.accounts_app.csv_import import HEADER
 
 pytestmark = pytest.mark.django_db
@@ -31,7 +31,7 @@ EURO = "Dash – and € Ltd,euro.example,,,,,,,,\n"  # characters Windows-1252 
 def test_it_reads_each_encoding_a_spreadsheet_saves(ops, upload, confirm, encoded):
     preview = upload(ops, encoded(HEADER + NAMES + EURO))
 
-    assert preview.context["account_import"].state == ImportState.CHECKED
+    assert preview.context["csv_import"].state == ImportState.CHECKED
     done = confirm(ops, preview)
 
     assert "Import finished: 2 new account(s)" in done.content.decode()
@@ -52,7 +52,7 @@ def test_it_reads_each_encoding_a_spreadsheet_saves(ops, upload, confirm, encode
 def test_a_file_it_cannot_decode_is_refused_with_what_to_do(ops, upload, data):
     page = upload(ops, data)
 
-    assert page.context["account_import"].state == ImportState.FAILED
+    assert page.context["csv_import"].state == ImportState.FAILED
     text = page.content.decode()
     assert "Save the file as UTF-8 CSV" in text
     assert "Nothing was imported from this file." in text
@@ -60,13 +60,13 @@ def test_a_file_it_cannot_decode_is_refused_with_what_to_do(ops, upload, data):
 
 
 def test_a_file_over_the_size_limit_is_refused_before_it_is_stored(ops, upload, settings):
-    settings.ACCOUNT_IMPORT_MAX_BYTES = 1024
+    settings.CSV_IMPORT_MAX_BYTES = 1024
 
     page = upload(ops, HEADER + "Globex,globex.example,,,,,,,,\n" * 40)
 
     assert page.status_code == 400
     assert "can be imported at once. Split it into smaller files" in page.content.decode()
-    assert not AccountImport.objects.exists()
+    assert not CsvImport.objects.exists()
 
 
 def test_an_empty_file_is_refused(ops, upload):
@@ -74,4 +74,4 @@ def test_an_empty_file_is_refused(ops, upload):
 
     assert page.status_code == 400
     assert "The submitted file is empty." in page.content.decode()
-    assert not AccountImport.objects.exists()
+    assert not CsvImport.objects.exists()

@@ -8,8 +8,8 @@ from django.db import connection
 from django.utils import timezone
 
 from accounts_app import tasks
-from accounts_app.imports import account_imports_resume
-from accounts_app.models import Account, AccountImport, ImportState
+from accounts_app.imports import csv_imports_resume
+from accounts_app.models import Account, CsvImport, ImportState
 from tests.accounts_app.csv_import import CONFIRM_URL, HEADER, rows, status_url
 from tests.factories import AccountFactory, person
 
@@ -18,7 +18,7 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture(autouse=True)
 def _small_batches(settings):
-    settings.ACCOUNT_IMPORT_BATCH_SIZE = 1000
+    settings.CSV_IMPORT_BATCH_SIZE = 1000
 
 
 def refuse_inserting(domain: str) -> None:
@@ -58,9 +58,9 @@ def test_a_row_refused_in_the_last_batch_leaves_no_account_written(ops, upload, 
     done = confirm(ops, preview)
 
     assert Account.objects.count() == 0  # the first three batches were undone too
-    account_import = AccountImport.objects.get()
-    assert account_import.state == ImportState.FAILED
-    assert account_import.message.startswith("Nothing was imported: the database refused a row")
+    csv_import = CsvImport.objects.get()
+    assert csv_import.state == ImportState.FAILED
+    assert csv_import.message.startswith("Nothing was imported: the database refused a row")
     assert "Upload the file again to check it anew." in done.content.decode()
 
 
@@ -71,7 +71,7 @@ def test_a_domain_added_since_the_check_is_reported_and_nothing_is_imported(ops,
     done = confirm(ops, preview)
 
     assert list(Account.objects.values_list("domain", flat=True)) == ["company1200.example"]
-    assert AccountImport.objects.get().state == ImportState.FAILED
+    assert CsvImport.objects.get().state == ImportState.FAILED
     page = done.content.decode()
     assert "Nothing was imported: the file no longer reads as it did when it was checked." in page
     assert (
@@ -95,36 +95,36 @@ def test_an_import_whose_worker_died_is_queued_again_and_finishes(
     ops, upload, django_capture_on_commit_callbacks
 ):
     preview = upload(ops, HEADER + rows(1200))
-    account_import = preview.context["account_import"]
+    csv_import = preview.context["csv_import"]
     # The confirmation commits, but its task never runs to the end: the worker died.
     with django_capture_on_commit_callbacks(execute=False):
-        ops.post(CONFIRM_URL, {"import_id": account_import.pk, "choice": "all"})
+        ops.post(CONFIRM_URL, {"import_id": csv_import.pk, "choice": "all"})
     stalled = timezone.now() - timedelta(hours=1)
-    AccountImport.objects.filter(pk=account_import.pk).update(attempts=1, heartbeat_at=stalled)
+    CsvImport.objects.filter(pk=csv_import.pk).update(attempts=1, heartbeat_at=stalled)
     assert Account.objects.count() == 0
 
-    assert account_imports_resume() == 1
+    assert csv_imports_resume() == 1
 
-    account_import.refresh_from_db()
-    assert (account_import.state, account_import.new, account_import.attempts) == (
+    csv_import.refresh_from_db()
+    assert (csv_import.state, csv_import.new, csv_import.attempts) == (
         ImportState.DONE,
         1200,
         2,
     )
     assert Account.objects.count() == 1200
-    assert account_imports_resume() == 0
+    assert csv_imports_resume() == 0
 
 
 def test_a_check_run_again_after_its_worker_died_reports_each_problem_once(ops, upload):
     preview = upload(ops, HEADER + rows(1500) + "Bad,bad.example,,many,,,,,,\n")
-    account_import = preview.context["account_import"]
+    csv_import = preview.context["csv_import"]
     # As a worker leaves it when it dies just before the end: problems written, still checking.
-    AccountImport.objects.filter(pk=account_import.pk).update(state=ImportState.CHECKING)
+    CsvImport.objects.filter(pk=csv_import.pk).update(state=ImportState.CHECKING)
 
-    tasks.check_account_import.delay(account_import.pk)
+    tasks.check_csv_import.delay(csv_import.pk)
 
-    page = ops.get(status_url(account_import.pk))
-    assert page.context["account_import"].state == ImportState.CHECKED
+    page = ops.get(status_url(csv_import.pk))
+    assert page.context["csv_import"].state == ImportState.CHECKED
     assert page.context["error_lines"] == [
         "line 1502, column employee_count: 'many' is not a whole number."
     ]
@@ -132,26 +132,26 @@ def test_a_check_run_again_after_its_worker_died_reports_each_problem_once(ops, 
 
 def test_an_import_that_keeps_dying_is_given_up_without_writing(ops, upload, settings):
     preview = upload(ops, HEADER + rows(3))
-    account_import = preview.context["account_import"]
-    AccountImport.objects.filter(pk=account_import.pk).update(
-        state=ImportState.IMPORTING, choice="all", attempts=settings.ACCOUNT_IMPORT_MAX_ATTEMPTS
+    csv_import = preview.context["csv_import"]
+    CsvImport.objects.filter(pk=csv_import.pk).update(
+        state=ImportState.IMPORTING, choice="all", attempts=settings.CSV_IMPORT_MAX_ATTEMPTS
     )
 
-    tasks.run_account_import.delay(account_import.pk)
+    tasks.run_csv_import.delay(csv_import.pk)
 
-    account_import.refresh_from_db()
-    assert account_import.state == ImportState.FAILED
-    assert "stopped 3 times without finishing, so nothing was imported" in account_import.message
+    csv_import.refresh_from_db()
+    assert csv_import.state == ImportState.FAILED
+    assert "stopped 3 times without finishing, so nothing was imported" in csv_import.message
     assert Account.objects.count() == 0
 
 
 def test_a_task_for_a_finished_import_does_nothing(ops, upload, confirm):
     done = confirm(ops, upload(ops, HEADER + rows(3)))
-    account_import = done.context["account_import"]
+    csv_import = done.context["csv_import"]
 
-    tasks.run_account_import.delay(account_import.pk)  # delivered twice
-    tasks.check_account_import.delay(account_import.pk)
+    tasks.run_csv_import.delay(csv_import.pk)  # delivered twice
+    tasks.check_csv_import.delay(csv_import.pk)
 
-    account_import.refresh_from_db()
-    assert (account_import.state, account_import.new) == (ImportState.DONE, 3)
+    csv_import.refresh_from_db()
+    assert (csv_import.state, csv_import.new) == (ImportState.DONE, 3)
     assert Account.objects.count() == 3

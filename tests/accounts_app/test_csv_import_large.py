@@ -5,7 +5,7 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from accounts_app.models import Account, AccountImport, ImportState
+from accounts_app.models import Account, CsvImport, ImportState
 from tests.accounts_app.csv_import import HEADER, progress_url, rows, status_url
 
 pytestmark = pytest.mark.django_db
@@ -13,7 +13,7 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture(autouse=True)
 def _small_batches(settings):
-    settings.ACCOUNT_IMPORT_BATCH_SIZE = 1000
+    settings.CSV_IMPORT_BATCH_SIZE = 1000
 
 
 def test_five_thousand_rows_are_checked_and_imported_with_progress_to_the_total(
@@ -21,7 +21,7 @@ def test_five_thousand_rows_are_checked_and_imported_with_progress_to_the_total(
 ):
     preview = upload(ops, HEADER + rows(5000) + "Bad,bad.example,,many,,,,,,\n")
 
-    checked = preview.context["account_import"]
+    checked = preview.context["csv_import"]
     assert checked.state == ImportState.CHECKED
     assert (checked.rows, checked.new, checked.error_rows) == (5001, 5000, 1)
     assert ops.get(progress_url(checked.pk)).json() | {"id": 0} == {
@@ -43,7 +43,7 @@ def test_five_thousand_rows_are_checked_and_imported_with_progress_to_the_total(
     assert "Import finished: 5,000 new account(s), 0 updated, 0 unchanged." in (
         done.content.decode()
     )
-    imported = AccountImport.objects.get()
+    imported = CsvImport.objects.get()
     assert (imported.state, imported.done, imported.total) == (ImportState.DONE, 5000, 5000)
     assert Account.objects.count() == 5000
     assert Account.objects.get(domain="company4999.example").employee_count == 10 + 4999 % 900
@@ -76,8 +76,8 @@ def _queries_of_progress(client, pk) -> int:
 
 
 def test_the_progress_answer_costs_the_same_for_ten_rows_and_for_three_thousand(ops, upload):
-    small = upload(ops, HEADER + rows(10)).context["account_import"]
-    large = upload(ops, HEADER + rows(3000, start=10) + "x,bad,,,,,,,,\n").context["account_import"]
+    small = upload(ops, HEADER + rows(10)).context["csv_import"]
+    large = upload(ops, HEADER + rows(3000, start=10) + "x,bad,,,,,,,,\n").context["csv_import"]
 
     assert _queries_of_progress(ops, large.pk) == _queries_of_progress(ops, small.pk)
     # The page itself is paginated: its cost does not grow with the rows either.
@@ -89,12 +89,10 @@ def test_the_progress_answer_costs_the_same_for_ten_rows_and_for_three_thousand(
 
 
 def test_an_active_import_page_refreshes_itself_without_javascript(ops, upload):
-    account_import = upload(ops, HEADER + rows(3)).context["account_import"]
-    AccountImport.objects.filter(pk=account_import.pk).update(
-        state=ImportState.CHECKING, done=1, total=3
-    )
+    csv_import = upload(ops, HEADER + rows(3)).context["csv_import"]
+    CsvImport.objects.filter(pk=csv_import.pk).update(state=ImportState.CHECKING, done=1, total=3)
 
-    page = ops.get(status_url(account_import.pk)).content.decode()
+    page = ops.get(status_url(csv_import.pk)).content.decode()
 
     assert '<noscript><meta http-equiv="refresh" content="3"></noscript>' in page
     assert 'max="3" value="1"' in page  # a <progress> bar, drawn by the browser

@@ -11,7 +11,14 @@ from pathlib import Path
 
 import pytest
 
-from tests.accounts_app.conftest import confirm, ops, owners, upload  # noqa: F401 (fixtures)
+from tests.accounts_app.conftest import (  # noqa: F401 (fixtures)
+    confirm,
+    confirm_activities,
+    ops,
+    owners,
+    upload,
+    upload_activities,
+)
 from tests.api.conftest import client_for
 from tests.web.conftest import as_, in_review  # noqa: F401 (fixtures)
 

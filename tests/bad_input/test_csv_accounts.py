@@ -1,5 +1,5 @@
-"""The account import (accounts_app/imports.py) fed the corpus's malformed files through the
-admin's upload, preview and confirmation: each file is refused as a whole with what to do, or
+"""The account import (accounts_app/imports/accounts.py) fed the corpus's malformed files through
+the admin's upload, preview and confirmation: each file is refused as a whole with what to do, or
 its bad rows are named by line and column and nothing of it is imported until ops choose; what
 is imported is stored as written and exported neutralised."""
 
@@ -8,7 +8,7 @@ import io
 
 import pytest
 
-from accounts_app.models import Account, AccountImport, ImportState
+from accounts_app.models import Account, CsvImport, ImportState
 from core.text import MAX_TEXT
 from tests.accounts_app.csv_import import EXPORT_URL, HEADER
 from tests.bad_input.conftest import corpus
@@ -50,7 +50,7 @@ def test_a_file_in_an_encoding_accord_does_not_read_is_refused(ops, upload, exis
     page = upload(ops, corpus(name), name=name)
 
     assert page.status_code == 200
-    assert page.context["account_import"].state == ImportState.FAILED
+    assert page.context["csv_import"].state == ImportState.FAILED
     text = page.content.decode()
     assert "Save the file as UTF-8 CSV" in text
     assert NOTHING in text
@@ -60,7 +60,7 @@ def test_a_file_in_an_encoding_accord_does_not_read_is_refused(ops, upload, exis
 def test_a_utf16_file_with_a_byte_order_mark_is_read(ops, upload, confirm, existing):
     preview = upload(ops, corpus("utf16_bom.csv"))
 
-    assert preview.context["account_import"].state == ImportState.CHECKED
+    assert preview.context["csv_import"].state == ImportState.CHECKED
     confirm(ops, preview)
     assert Account.objects.get(domain="unicode.example").name == "Ünïcödé GmbH"
     assert Account.objects.get(domain="toyota.example").name == "株式会社トヨタ"
@@ -80,7 +80,7 @@ def test_a_file_without_the_columns_or_rows_it_needs_is_refused(
 ):
     page = upload(ops, corpus(name))
 
-    assert page.context["account_import"].state == ImportState.FAILED
+    assert page.context["csv_import"].state == ImportState.FAILED
     text = page.content.decode()
     assert message in text
     assert NOTHING in text
@@ -93,14 +93,14 @@ def test_an_empty_file_is_refused_before_it_is_stored(ops, upload, existing):
 
     assert page.status_code == 400
     assert "The submitted file is empty." in page.content.decode()
-    assert not AccountImport.objects.exists()
+    assert not CsvImport.objects.exists()
     assert_nothing_imported(existing)
 
 
 def test_a_cell_beyond_the_csv_readers_limit_is_refused_with_its_line(ops, upload, existing):
     page = upload(ops, HEADER + "Fine,fine.example,,,,,,,,\n" + "x" * 200_000 + ",big.example\n")
 
-    assert page.context["account_import"].state == ImportState.FAILED
+    assert page.context["csv_import"].state == ImportState.FAILED
     assert "line 3: this is not a CSV file Accord can read" in page.content.decode()
     assert_nothing_imported(existing)
 
@@ -190,7 +190,7 @@ def test_formula_cells_are_stored_as_written_and_exported_neutralised(
     ops, upload, confirm, existing
 ):
     preview = upload(ops, corpus("formulas.csv"))
-    assert preview.context["account_import"].state == ImportState.CHECKED
+    assert preview.context["csv_import"].state == ImportState.CHECKED
     confirm(ops, preview)
 
     stored = {
@@ -237,6 +237,6 @@ def test_windows_1252_french_is_still_read_as_windows_1252(ops, upload, confirm,
 
     preview = upload(ops, text.encode("cp1252"))
 
-    assert preview.context["account_import"].state == ImportState.CHECKED
+    assert preview.context["csv_import"].state == ImportState.CHECKED
     confirm(ops, preview)
     assert Account.objects.get(domain="societe.example").industry == "Défense & Sécurité"

@@ -4,7 +4,7 @@ rolled back entirely: not one of the 99,998 rows written before the failure stay
 
 import pytest
 
-from accounts_app.models import Account, AccountImport, ImportState
+from accounts_app.models import Account, CsvImport, ImportState
 from tests.accounts_app.csv_import import HEADER, rows
 from tests.factories import AccountFactory
 
@@ -32,7 +32,7 @@ def test_a_hundred_thousand_rows_are_checked_and_a_late_failure_writes_nothing(
 ):
     preview = upload(ops, big_file)
 
-    checked = preview.context["account_import"]
+    checked = preview.context["csv_import"]
     assert checked.state == ImportState.CHECKED
     assert (checked.rows, checked.new, checked.error_rows) == (ROWS, ROWS - 2, 2)
     assert preview.context["error_lines"] == [
@@ -51,7 +51,7 @@ def test_a_hundred_thousand_rows_are_checked_and_a_late_failure_writes_nothing(
     AccountFactory(name="Last, by hand", domain="last.example")
     done = confirm(ops, preview, valid_rows_only=True)
 
-    failed = AccountImport.objects.get()
+    failed = CsvImport.objects.get()
     assert failed.state == ImportState.FAILED
     assert "line 100001: last.example was added to Accord by someone else" in failed.message
     assert "Nothing was imported" in done.content.decode()

@@ -107,6 +107,7 @@ def test_the_pages_the_admin_swagger_ui_and_the_charts_keep_the_policy(
         ("/admin/accounts_app/account/", "#result_list"),
         (f"/admin/accounts_app/account/{account}/change/", "#content"),
         ("/admin/accounts_app/account/import/", "#content"),
+        ("/admin/accounts_app/activity/import/", "#content"),
         ("/admin/crm/syncrun/", "#content"),
         ("/admin/crm/outboxentry/", "#content"),
         ("/admin/django_celery_beat/periodictask/", "#content"),
