@@ -110,9 +110,12 @@ def database(args, rig: Rig, *, label: str) -> str:
     return rig.add(ThrowawayDatabase(server, name).create()).url
 
 
-def setup_django(*, env: dict) -> None:
+def setup_django(*, env: dict, log: Path) -> None:
     """Django in the script's own process, configured like Accord's web processes (the same
-    database, broker and CRM), with quiet logs."""
+    database, broker and CRM); what Accord logs in it goes to `log`, so that the script's
+    output is what the script says."""
+    import logging
+
     for key in ("DATABASE_URL", "CELERY_BROKER_URL", "CRM_RATE_LIMIT_REDIS_URL"):
         os.environ.pop(key, None)
     os.environ.update({**env, "LOG_LEVEL": "WARNING", "CONN_MAX_AGE": "0"})
@@ -120,6 +123,10 @@ def setup_django(*, env: dict) -> None:
     import django
 
     django.setup()
+    root = logging.getLogger()
+    handler = logging.FileHandler(log)
+    handler.setFormatter(root.handlers[0].formatter if root.handlers else None)
+    root.handlers = [handler]
 
 
 def require_empty() -> None:
@@ -157,6 +164,20 @@ def invariants(cycle_id: int) -> tuple[bool, str]:
     except CommandError as error:
         return False, (err.getvalue().strip() + f"\n{error}")[-2000:]
     return True, out.getvalue().strip()
+
+
+def outbox_invariant(cycle_id: int) -> tuple[bool, str]:
+    """The outbox's invariant of `check_invariants` alone (every list change is in the
+    outbox), for a list written in bulk rather than through the workflow (whose own
+    invariants it cannot meet: its approvals have no sign-offs or events)."""
+    from crm.invariants import every_list_change_is_in_the_outbox
+    from workflow.models import Cycle, TargetAccount
+
+    problems = every_list_change_is_in_the_outbox([Cycle.objects.get(pk=cycle_id)])
+    if problems:
+        return False, "; ".join(problems[:5]) + f" ({len(problems)} in all)"
+    entries = TargetAccount.objects.filter(cycle_id=cycle_id).count()
+    return True, f"every change of the {entries} list entries is in the outbox"
 
 
 def outbox_states() -> dict[str, int]:
@@ -257,7 +278,7 @@ def stack(args, rig: Rig, *, label: str, sandbox_rate_limit: int = 100_000, **se
     redis = rig.add(RedisServer(rig.directory).start())
     sandbox = rig.add(Sandbox(rate_limit=sandbox_rate_limit))
     env = accord_env(database_url=url, broker_url=redis.url, sandbox_url=sandbox.url, **settings)
-    setup_django(env=env)
+    setup_django(env=env, log=rig.directory / "script.log")
     require_empty()
     from crm.adapters import get_adapter
 

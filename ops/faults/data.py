@@ -53,9 +53,9 @@ def prospects(count: int, *, prefix: str) -> list:
     )
 
 
-def agreed_list(people: Cast, count: int, *, prefix: str = "target") -> list:
-    """`count` accounts on the cycle's list (tiers 1–3 in turn), queued for the CRM in bulk
-    (`outbox.record_cycle`: the caller pushes, or the sweeper does)."""
+def agreed_list(people: Cast, count: int, *, prefix: str = "target", queue: bool = True) -> list:
+    """`count` accounts on the cycle's list (tiers 1–3 in turn); with `queue`, queued for the
+    CRM in bulk (`outbox.record_cycle`: the caller pushes, or the sweeper does)."""
     from bench.common import put_on_list
     from crm import outbox
 
@@ -67,7 +67,8 @@ def agreed_list(people: Cast, count: int, *, prefix: str = "target") -> list:
         seller=people.seller,
         batch_size=2000,
     )
-    outbox.record_cycle(cycle_id=people.cycle.pk)
+    if queue:
+        outbox.record_cycle(cycle_id=people.cycle.pk)
     return accounts
 
 

@@ -230,7 +230,7 @@ def run(args, rig, checks) -> None:
         sandbox_url=sandbox.url,
         CRM_OUTBOX_SWEEP_AFTER_SECONDS="5",
     )
-    common.setup_django(env=env)
+    common.setup_django(env=env, log=rig.directory / "script.log")
 
     from api.services import api_token_issue
     from crm.adapters import get_adapter
