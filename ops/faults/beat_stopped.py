@@ -28,9 +28,9 @@ from ops.faults.rig import KEY_PROPERTY, beat, wait_for, worker
 
 
 def add_arguments(parser) -> None:
-    parser.add_argument("--accounts", type=int, default=50, help="agreed while Redis was down")
-    parser.add_argument("--bulk", type=int, default=450, help="queued with no task (docs: 10,000)")
-    parser.add_argument("--away", type=float, default=5, help="real seconds beat stays away")
+    parser.add_argument("--accounts", type=int, default=10, help="agreed while Redis was down")
+    parser.add_argument("--bulk", type=int, default=490, help="queued with no task (docs: 10,000)")
+    parser.add_argument("--away", type=float, default=3, help="real seconds beat stays away")
     parser.add_argument("--hours", type=float, default=1, help="the absence beat's rows show")
     parser.add_argument("--sweep-after", type=int, default=5, help="CRM_OUTBOX_SWEEP_AFTER_SECONDS")
     parser.add_argument("--rate-limit", type=int, default=100, help="Accord's requests per 10 s")

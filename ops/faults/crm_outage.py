@@ -36,12 +36,12 @@ MINUTE = 60
 
 
 def add_arguments(parser) -> None:
-    parser.add_argument("--accounts", type=int, default=200, help="approvals during the outage")
+    parser.add_argument("--accounts", type=int, default=30, help="approvals during the outage")
     parser.add_argument("--outage-minutes", type=float, default=10)
-    parser.add_argument("--changes", type=int, default=20, help="tier changes during it")
+    parser.add_argument("--changes", type=int, default=10, help="tier changes during it")
     parser.add_argument("--changes-at", type=float, default=5, help="minute of the changes")
     parser.add_argument("--long-outage-hours", type=float, default=4)
-    parser.add_argument("--long-accounts", type=int, default=50)
+    parser.add_argument("--long-accounts", type=int, default=10)
     parser.add_argument("--down-as", choices=("refused", "503"), default="refused")
 
 

@@ -46,14 +46,19 @@ PLAIN = ("text/plain", "application/json")
 
 def add_arguments(parser) -> None:
     parser.add_argument("--threads", type=int, default=4, help="clients (half write, half read)")
-    parser.add_argument("--warm-up", type=float, default=4, help="seconds of load before")
-    parser.add_argument("--between", type=float, default=8, help="seconds of load after each")
-    parser.add_argument("--outage", type=float, default=4, help="seconds down after the crash")
-    parser.add_argument("--nominations", type=int, default=300, help="in review at the start")
+    parser.add_argument("--warm-up", type=float, default=2, help="seconds of load before")
+    parser.add_argument("--between", type=float, default=5, help="seconds of load after each")
+    parser.add_argument("--outage", type=float, default=3, help="seconds down after the crash")
+    parser.add_argument("--nominations", type=int, default=100, help="in review at the start")
     parser.add_argument(
         "--recover-within", type=float, default=10, help="seconds errors may last after return"
     )
     parser.add_argument("--pause", type=float, default=0.05, help="seconds between a client's")
+    parser.add_argument(
+        "--schema-from",
+        help="copy this migrated Accord database (pg_dump, pg_restore) into the cluster instead "
+        "of running the migrations (quicker; the tests pass their own)",
+    )
 
 
 @dataclass
@@ -193,20 +198,18 @@ class Load:
     def retry_failed_writes(self) -> list[Answer]:
         """Every write that got no answer or a 5xx, sent again with its Idempotency-Key (what
         a careful client does once the site is back)."""
+        from concurrent.futures import ThreadPoolExecutor
+
         failed = [a for a in list(self.answers) if a.request and (a.status or 500) >= 500]
         clients = {"marketer": self.client("marketer"), "seller": self.client("seller")}
+
+        def again(a: Answer) -> Answer:
+            client = clients[a.request[4]]
+            return self.send(client, a.kind, *a.request[:2], write=a.request[2:], retry=True)
+
         try:
-            return [
-                self.send(
-                    clients[a.request[4]],
-                    a.kind,
-                    a.request[0],
-                    a.request[1],
-                    write=a.request[2:],
-                    retry=True,
-                )
-                for a in failed
-            ]
+            with ThreadPoolExecutor(max_workers=max(1, len(self.threads))) as pool:
+                return list(pool.map(again, failed))
         finally:
             for client in clients.values():
                 client.close()
@@ -219,8 +222,12 @@ def run(args, rig, checks) -> None:
     pg = rig.add(PrivatePostgres(rig.directory / "pg")).init()
     pg.start()
     url = pg.create_database("accord")
-    rig.say(f"PostgreSQL on port {pg.port}; migrating Accord into it …")
-    common.migrate(url)
+    if args.schema_from:
+        rig.say(f"PostgreSQL on port {pg.port}; copying Accord's schema into it …")
+        pg.copy_from(args.schema_from, url)
+    else:
+        rig.say(f"PostgreSQL on port {pg.port}; migrating Accord into it …")
+        common.migrate(url)
     redis = rig.add(RedisServer(rig.directory).start())
     sandbox = rig.add(Sandbox())
     # The sweeper takes over a change whose own push failed 5 s after it (production: 60 s).

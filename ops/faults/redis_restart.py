@@ -24,7 +24,7 @@ from ops.faults.rig import KEY_PROPERTY, beat, wait_for, worker
 
 
 def add_arguments(parser) -> None:
-    parser.add_argument("--accounts", type=int, default=200, help="approvals queued")
+    parser.add_argument("--accounts", type=int, default=40, help="approvals queued")
     parser.add_argument("--sweep-every", type=int, default=2, help="the sweeper's interval, s")
     parser.add_argument("--timeout", type=float, default=300, help="for the CRM to be complete")
 

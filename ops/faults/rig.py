@@ -260,6 +260,25 @@ class PrivatePostgres:
             connection.execute(f'CREATE DATABASE "{name}"')
         return with_database(self.url, name)
 
+    def copy_from(self, source_url: str, target_url: str) -> None:
+        """A migrated database copied into this cluster: `pg_dump --format=custom` of
+        `source_url`, `pg_restore` into `target_url` (quicker than the migrations)."""
+        dump = self.directory / "schema.dump"
+        for command in (
+            [str(self.bin / "pg_dump"), "--format=custom", f"--file={dump}", source_url],
+            [
+                str(self.bin / "pg_restore"),
+                "--no-owner",
+                "--no-privileges",
+                "--exit-on-error",
+                f"--dbname={target_url}",
+                str(dump),
+            ],
+        ):
+            done = subprocess.run(command, capture_output=True, text=True, timeout=300)
+            if done.returncode != 0:
+                raise RigError(f"{Path(command[0]).name} failed: {done.stderr[-2000:]}")
+
     def close(self) -> None:
         if self.data.exists() and self.running():
             self.stop("immediate")

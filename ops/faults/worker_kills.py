@@ -31,9 +31,9 @@ from ops.faults.rig import KEY_PROPERTY, beat, wait_for, worker
 def add_arguments(parser) -> None:
     parser.add_argument("--accounts", type=int, default=500, help="on the list (docs: 10,000)")
     parser.add_argument("--kills", type=int, default=3)
-    parser.add_argument("--kill-every", type=float, default=3.0, help="at most, seconds")
-    parser.add_argument("--changes", type=int, default=10, help="tier changes after each kill")
-    parser.add_argument("--rate-limit", type=int, default=10, help="Accord's requests per 10 s")
+    parser.add_argument("--kill-every", type=float, default=2.0, help="at most, seconds")
+    parser.add_argument("--changes", type=int, default=4, help="tier changes after each kill")
+    parser.add_argument("--rate-limit", type=int, default=20, help="Accord's requests per 10 s")
     parser.add_argument(
         "--batches-per-claim", type=int, default=1, help="CRM_PUSH_BATCHES_PER_CLAIM (prod: 5)"
     )

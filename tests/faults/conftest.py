@@ -16,6 +16,14 @@ from tests.conftest import running_in_ci
 from tests.crm.processes import ROOT
 
 
+def database_url() -> str:
+    """The test database's URL, for the script's processes."""
+    db = settings.DATABASES["default"]
+    return (
+        f"postgres://{db['USER']}:{db.get('PASSWORD') or ''}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
+    )
+
+
 @dataclass
 class Outcome:
     code: int
@@ -40,12 +48,7 @@ def fault(tmp_path):
     def run(name: str, *args: str, database: bool = False, timeout: float = 600) -> Outcome:
         command = [sys.executable, "-m", "ops.faults", name, "--json", str(tmp_path / "out.json")]
         if database:
-            db = settings.DATABASES["default"]
-            command += [
-                "--database-url",
-                f"postgres://{db['USER']}:{db.get('PASSWORD') or ''}@{db['HOST']}:{db['PORT']}/"
-                f"{db['NAME']}",
-            ]
+            command += ["--database-url", database_url()]
         env = {k: v for k, v in os.environ.items() if k != "DJANGO_ALLOW_ASYNC_UNSAFE"}
         done = subprocess.run(
             [*command, *args],

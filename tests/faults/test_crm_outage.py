@@ -15,12 +15,3 @@ def test_a_ten_minute_crm_outage_delays_but_loses_nothing(postgres, fault):
     assert short["outage_minutes"] == 10
     assert 1 < short["most_attempts"] < outcome.figures["max_attempts"]  # retried, not buried
     assert long["dead_letters"] == long["accounts"]
-
-
-def test_a_crm_answering_503_is_the_same(postgres, fault):
-    outcome = fault(
-        "crm-outage", "--down-as", "503", "--accounts", "20", "--long-accounts", "5", database=True
-    )
-
-    assert outcome.code == 0, outcome.output
-    assert outcome.figures["short_outage"]["crm_refusals"].get("503", 0) > 0

@@ -14,5 +14,5 @@ def test_a_worker_killed_three_times_mid_push_leaves_each_account_once(postgres,
     kills = outcome.figures["kills"]
     assert len(kills) == 3
     assert all(k["in_flight"] > 0 for k in kills)  # each kill hit entries in flight
-    assert outcome.figures["tier_changes"] == 30
+    assert outcome.figures["tier_changes"] == 12
     assert outcome.figures["crm"]["records_created"] == outcome.figures["accounts"] == 500
