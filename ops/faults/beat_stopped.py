@@ -24,7 +24,7 @@ import time
 from datetime import timedelta
 
 from ops.faults import common, data
-from ops.faults.rig import KEY_PROPERTY, beat, wait_for, worker
+from ops.faults.rig import KEY_PROPERTY, beat, eventually, worker
 
 
 def add_arguments(parser) -> None:
@@ -94,12 +94,10 @@ def run(args, rig, checks) -> None:
     def complete() -> bool:
         return not common.crm_problems(expected, s.sandbox.companies(), key=KEY_PROPERTY)
 
-    wait_for(complete, timeout=max(args.catch_up_within, 60) * 3, interval=0.5, what="catch-up")
+    eventually(complete, timeout=max(args.catch_up_within, 60) * 3)
     took = time.monotonic() - started
-    wait_for(
-        lambda: not OutboxEntry.objects.exclude(state=OutboxState.DELIVERED).exists(),
-        timeout=60,
-        what="every entry to be settled",
+    eventually(
+        lambda: not OutboxEntry.objects.exclude(state=OutboxState.DELIVERED).exists(), timeout=60
     )
     sent = sorted(set(_sent_at_start(returned.output())))
     rig.say(f"The CRM holds all {total} accounts {took:.1f} s after beat started")

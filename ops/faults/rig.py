@@ -59,6 +59,16 @@ def wait_for(condition: Callable[[], object], *, timeout: float, what: str, inte
         time.sleep(interval)
 
 
+def eventually(condition: Callable[[], object], *, timeout: float, interval=0.5) -> bool:
+    """Whether `condition` turns true within `timeout` seconds (for what a check then judges)."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(interval)
+    return True
+
+
 def stop_group(process: subprocess.Popen | None, sig=signal.SIGTERM, timeout: float = 15) -> None:
     """Stop a process started with start_new_session=True, and everything it started."""
     if process is None or process.poll() is not None:
