@@ -1,16 +1,18 @@
 """PostgreSQL restarted under load: the site and the workers recover on their own.
 
-1. A PostgreSQL cluster of the script's own (initdb, a spare port), Accord migrated into it; a
-   redis-server of its own, the HubSpot sandbox, gunicorn (2 workers × 4 threads, gthread) and
-   a Celery worker with beat, all with production's persistent database connections
-   (CONN_MAX_AGE 60, health checks on).
+1. A PostgreSQL cluster of the script's own (initdb, a spare port), Accord migrated into it (or
+   copied from --schema-from); a redis-server of its own, the HubSpot sandbox, gunicorn (2
+   workers × 4 threads, gthread) and a Celery worker with beat, all with production's
+   persistent database connections (CONN_MAX_AGE 60, health checks on). The sweeper runs every
+   2 s and a worker's lease is --lease seconds (production: every 60 s, 300 s).
 2. --threads clients over HTTP: writers comment on nominations and sign them off for sales
    through the API (a token each side, an Idempotency-Key on every POST), readers read the
    agreed list, a nomination and the queue page (signed in with a session).
 3. After --warm-up seconds, `pg_ctl restart -m fast`; --between seconds later,
    `pg_ctl stop -m immediate` (a crash), --outage seconds down, `pg_ctl start`; --between
    seconds more of load.
-4. Every write that failed is sent again with its Idempotency-Key; then the outbox must drain.
+4. Every write that failed is sent again with its Idempotency-Key; then the outbox must drain
+   (a push cut off by the crash leaves its entries in flight until their lease runs out).
 
 PASS when: no answer was a 500 or had a traceback, and none was refused at the socket (gunicorn
 kept answering); what failed, failed with a 503 and a plain message, only while PostgreSQL was
@@ -33,10 +35,8 @@ from ops.faults import common, data
 from ops.faults.rig import (
     KEY_PROPERTY,
     PrivatePostgres,
-    RedisServer,
-    Sandbox,
+    RigError,
     WebServer,
-    accord_env,
     eventually,
     wait_for,
     worker,
@@ -231,6 +231,8 @@ class Load:
 def run(args, rig, checks) -> None:
     from django.db import connection
 
+    if args.database_url:
+        raise RigError("postgres-restart runs a cluster of its own: leave out --database-url.")
     rig.say("Starting a PostgreSQL cluster of this run's own …")
     pg = rig.add(PrivatePostgres(rig.directory / "pg")).init()
     pg.start()
@@ -241,20 +243,18 @@ def run(args, rig, checks) -> None:
     else:
         rig.say(f"PostgreSQL on port {pg.port}; migrating Accord into it …")
         common.migrate(url)
-    redis = rig.add(RedisServer(rig.directory).start())
-    sandbox = rig.add(Sandbox())
+    args.database_url = url
     # The sweeper takes over a change whose own push failed 5 s after it (production: 60 s).
-    env = accord_env(
-        database_url=url,
-        broker_url=redis.url,
-        sandbox_url=sandbox.url,
+    s = common.stack(
+        args,
+        rig,
+        label="postgres",
         CRM_OUTBOX_SWEEP_AFTER_SECONDS="5",
         CRM_OUTBOX_LEASE_SECONDS=str(args.lease),
     )
-    common.setup_django(env=env, log=rig.directory / "script.log")
+    env, sandbox = s.env, s.sandbox
 
     from api.services import api_token_issue
-    from crm.adapters import get_adapter
 
     people = data.cast()
     accounts = data.prospects(args.nominations, prefix="prospect")
@@ -263,9 +263,6 @@ def run(args, rig, checks) -> None:
         "marketer": api_token_issue(user=people.marketer),
         "seller": api_token_issue(user=people.seller),
     }
-    adapter = get_adapter("hubspot")
-    adapter.ensure_properties()
-    adapter.close()
     common.sweeper_every(2)
     connection.close()
     rig.say(
