@@ -23,3 +23,6 @@ urlpatterns = [
     path("", include("coverage.urls_exports")),
     path("", include("workflow.urls")),
 ]
+
+# A database that cannot be reached answers 503 with a plain message, not a 500 (core/web.py).
+handler500 = "core.web.server_error"

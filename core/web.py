@@ -39,3 +39,36 @@ def show_domain_error(form: forms.Form, error: DomainError) -> None:
     """Put a service's plain-language message next to the field it names, or on top."""
     field = error.field if error.field in form.fields else None
     form.add_error(field, error.message)
+
+
+DATABASE_UNAVAILABLE = (
+    "Accord cannot reach its database right now (it may be restarting). Please try again in a "
+    "minute."
+)
+DATABASE_RETRY_AFTER_SECONDS = 30
+
+
+def server_error(request):
+    """The site's handler500. A request that failed because the database could not be reached
+    (PostgreSQL restarting, a connection dropped) is a 503 with a plain message and
+    Retry-After, as JSON in the API's error format under /api/; it renders nothing that needs
+    the database. Any other error is Django's plain 500 page.
+
+    Django calls the handler inside the `except` that caught the error, so sys.exc_info() is
+    the error that escaped the view or a middleware."""
+    import sys
+
+    from django.db import InterfaceError, OperationalError
+    from django.http import HttpResponse, JsonResponse
+    from django.views.defaults import server_error as plain_server_error
+
+    error = sys.exc_info()[1]
+    if not isinstance(error, OperationalError | InterfaceError):
+        return plain_server_error(request)
+    headers = {"Retry-After": str(DATABASE_RETRY_AFTER_SECONDS)}
+    if request.path_info.startswith("/api/"):
+        body = {"detail": DATABASE_UNAVAILABLE, "code": "database_unavailable"}
+        return JsonResponse(body, status=503, headers=headers)
+    return HttpResponse(
+        DATABASE_UNAVAILABLE, status=503, content_type="text/plain; charset=utf-8", headers=headers
+    )

@@ -584,3 +584,12 @@ class SandboxHTTPServer(ThreadingHTTPServer):
         super().__init__(address, _Handler)
         host, port = self.server_address[:2]
         app.base_url = f"http://{host}:{port}"
+
+    def handle_error(self, request, client_address) -> None:
+        """A client that went away (a worker killed mid-request) is no error of the CRM's:
+        no traceback for it. Anything else is printed as the standard library does."""
+        import sys
+
+        if isinstance(sys.exc_info()[1], ConnectionError):
+            return
+        super().handle_error(request, client_address)

@@ -1,4 +1,5 @@
-"""What the lease tests need: a clock moved by hand, and a HubSpot worker that waits on it.
+"""What the lease tests need: a clock moved by hand (ops/faults/clock.py, shared with the CRM
+outage fault), and a HubSpot worker that waits on it.
 
 The clock stands in for Django's (`timezone.now`, which the outbox's leases are measured by)
 and for the monotonic clock of the worker's token bucket; a wait "passes" by moving it, and
@@ -7,50 +8,15 @@ and for the monotonic clock of the worker's token bucket; a wait "passes" by mov
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Callable, Iterator
-from datetime import timedelta
-from unittest import mock
-
-from django.utils import timezone
-
 from crm import selectors, services
 from crm.adapters import RetryPolicy, get_adapter
 from crm.adapters.hubspot import HubSpotAdapter
 from crm.models import DeliveredPayload
 from crm.ratelimit import Limit, RateLimiter
+from ops.faults.clock import FakeClock, fake_clock
 from tests.crm.helpers import KEY_PROPERTY, TOKEN
 
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.at = timezone.now()
-        self.ticks = 1000.0
-        self.slept: list[float] = []
-        self.on_sleep: Callable[[float], None] | None = None
-
-    def now(self):
-        return self.at
-
-    def monotonic(self) -> float:
-        return self.ticks
-
-    def advance(self, seconds: float) -> None:
-        self.at += timedelta(seconds=seconds)
-        self.ticks += seconds
-
-    def sleep(self, seconds: float) -> None:
-        self.slept.append(seconds)
-        self.advance(seconds)
-        if self.on_sleep is not None:
-            self.on_sleep(seconds)
-
-
-@contextlib.contextmanager
-def fake_clock() -> Iterator[FakeClock]:
-    clock = FakeClock()
-    with mock.patch("django.utils.timezone.now", clock.now):
-        yield clock
+__all__ = ["FakeClock", "expected_digest", "fake_clock", "hubspot_worker", "stored_digest"]
 
 
 def hubspot_worker(
