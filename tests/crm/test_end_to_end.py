@@ -14,6 +14,7 @@ from django.conf import settings as django_settings
 from django.db import connection
 from django.urls import reverse
 
+from accounts_app.models import Account
 from crm import outbox, services
 from crm.models import OutboxEntry, OutboxState, SyncRun, SyncState
 from crm.sandbox import run_sandbox
@@ -164,8 +165,18 @@ def test_an_approval_in_the_web_layer_flags_the_company_in_the_crm(
     wait_for(lambda: flagged(sandbox, account), timeout=30, what="the company to be flagged")
     company = companies_by_key(sandbox)[str(account.key)]
     assert company["hs_ideal_customer_profile"] == "tier_1"
-    account.refresh_from_db()
-    assert account.hubspot_company_id == company["hs_object_id"]
+    # The CRM shows the company as soon as it answered; the worker stores its id when it
+    # settles the answer, a moment later, in its own transaction.
+    stored = wait_for(
+        lambda: (
+            Account.objects.filter(pk=account.pk, hubspot_company_id__gt="")
+            .values_list("hubspot_company_id", flat=True)
+            .first()
+        ),
+        timeout=10,
+        what="the company's id to be stored",
+    )
+    assert stored == company["hs_object_id"]
     run = wait_for(
         lambda: SyncRun.objects.filter(state=SyncState.SUCCEEDED, created=1).first(),
         timeout=10,
