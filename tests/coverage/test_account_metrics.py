@@ -125,3 +125,22 @@ def test_each_gap_is_flagged_where_its_rule_holds(rows):
         "Echo": [],
         "Foxtrot": [],
     }
+
+
+def test_a_contact_counts_once_and_only_with_its_own_accounts_activities(world):
+    # An activity recorded on Foxtrot that names one of Echo's contacts (a CRM may associate
+    # them so): a touch of Foxtrot, yet neither a contact nor an engaged contact of Foxtrot,
+    # and Echo's contact neither counted twice nor engaged by it.
+    from accounts_app.models import Contact
+    from tests.coverage.helpers import DAY, touch
+
+    echo_contact = Contact.objects.filter(account=world.accounts["Echo"]).order_by("pk").last()
+    touch(world.accounts["Foxtrot"], "sales", world.as_of - 2 * DAY, contact=echo_contact)
+    touch(world.accounts["Acme"], "sales", world.as_of - 2 * DAY, contact=echo_contact)
+    snapshot = snapshot_take(cycle=world.cycle, as_of=world.as_of)
+    rows = {row.account.name: row for row in AccountCoverage.objects.filter(snapshot=snapshot)}
+    assert (rows["Foxtrot"].contacts, rows["Foxtrot"].engaged_contacts) == (0, 0)
+    assert rows["Foxtrot"].sales_touches_30d == 1
+    assert (rows["Echo"].contacts, rows["Echo"].engaged_contacts) == (2, 2)
+    assert (rows["Acme"].contacts, rows["Acme"].engaged_contacts) == (2, 2)
+    assert rows["Acme"].sales_touches_30d == 3
