@@ -249,6 +249,7 @@ def _rows_insert(
             strict=True,
         )
     )
+    engaged = "a.contact_id IS NOT NULL OR (c.last_engaged_at > %s AND c.last_engaged_at <= %s)"
     select = f"""
         WITH entries (target_id, account_id, tier, sales, marketing, row_number) AS (
             {entries_sql}
@@ -270,10 +271,7 @@ def _rows_insert(
         ),
         people AS (
             SELECT c.account_id, COUNT(*) AS contacts,
-                   {count(
-                       "a.contact_id IS NOT NULL"
-                       " OR (c.last_engaged_at > %s AND c.last_engaged_at <= %s)"
-                   )} AS engaged
+                   {count(engaged)} AS engaged
             FROM {table[Contact]} c
             LEFT JOIN active a ON a.contact_id = c.id AND a.account_id = c.account_id
             WHERE c.account_id IN (SELECT account_id FROM ids)
