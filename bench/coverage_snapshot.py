@@ -40,6 +40,7 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 os.environ.setdefault("DEBUG", "false")
 os.environ.setdefault("API_THROTTLE_USER", "1000000/min")
 os.environ.setdefault("ALLOWED_HOSTS", "testserver,127.0.0.1")
+os.environ.setdefault("LOG_LEVEL", "WARNING")  # no line per request of the latency runs
 
 from bench.common import machine, put_on_list  # noqa: E402
 
