@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import statistics
 from collections import defaultdict
 from collections.abc import Callable
 from datetime import date, datetime
@@ -20,7 +19,7 @@ from decimal import Decimal
 from django.conf import settings as django_settings
 from django.contrib.auth import get_user_model
 from django.db import connection, transaction
-from django.db.models import Count, Exists, F, Max, OuterRef, Q, Sum, Window
+from django.db.models import Count, Exists, F, OuterRef, Q, Sum, Window
 from django.db.models.functions import Coalesce, RowNumber
 from django.utils import timezone
 
@@ -453,13 +452,97 @@ def _trend(cycle_metrics: dict, earlier: Snapshot | None) -> dict | None:
     }
 
 
-def _median(values: list) -> float | None:
-    return round(float(statistics.median(values)), 2) if values else None
+Lengths = dict[str, dict[int, int]]  # per stage: stays of each length in days, counted
 
 
-def _stages(snapshot: Snapshot, rows) -> dict:
+def _lengths_add(lengths: Lengths, rows, until: date) -> None:
+    """Add stays grouped as (stage, stage_since, n) rows that last until `until`."""
+    for row in rows:
+        by_length = lengths.setdefault(row["stage"], {})
+        days = (until - row["stage_since"]).days
+        by_length[days] = by_length.get(days, 0) + row["n"]
+
+
+def _ended_between(before: Snapshot, after: Snapshot) -> Lengths:
+    """The stays `after` ends, `before` being the snapshot before it: an account whose stage
+    changed ended its stay on `after`'s day (its next stay's stage_since); one that left the
+    list ended it on `before`'s day, the last it was seen. Grouped by the database."""
+    rows = AccountCoverage.objects.filter(snapshot=before)
+    later = AccountCoverage.objects.filter(snapshot=after, account_id=OuterRef("account_id"))
+
+    def grouped(queryset):
+        return queryset.values("stage", "stage_since").annotate(n=Count("pk")).order_by()
+
+    lengths: Lengths = {}
+    _lengths_add(lengths, grouped(rows.filter(~Exists(later))), before.taken_on)
+    _lengths_add(
+        lengths,
+        grouped(rows.filter(Exists(later.exclude(stage=OuterRef("stage"))))),
+        after.taken_on,
+    )
+    return lengths
+
+
+def _lengths_merge(into: Lengths, more: Lengths) -> Lengths:
+    for stage, by_length in more.items():
+        mine = into.setdefault(stage, {})
+        for days, n in by_length.items():
+            mine[days] = mine.get(days, 0) + n
+    return into
+
+
+def _ended_through(snapshot: Snapshot | None) -> Lengths:
+    """The stays of the cycle ended by `snapshot` (done), as stored with it; for snapshots
+    taken before they were stored, replayed once from the last one that has them."""
+    chain = []
+    while snapshot is not None and "stays_ended" not in (snapshot.aggregates or {}):
+        chain.append(snapshot)
+        snapshot = (
+            Snapshot.objects.filter(cycle_id=snapshot.cycle_id, state=SnapshotState.DONE)
+            .filter(taken_on__lt=snapshot.taken_on)
+            .order_by("-taken_on", "-pk")
+            .first()
+        )
+    lengths = _lengths_decode(snapshot.aggregates["stays_ended"]) if snapshot is not None else {}
+    for before, after in zip([snapshot, *reversed(chain)], reversed(chain), strict=False):
+        if before is not None:
+            _lengths_merge(lengths, _ended_between(before, after))
+    return lengths
+
+
+def _lengths_encode(lengths: Lengths) -> dict:
+    return {stage: sorted(by_length.items()) for stage, by_length in sorted(lengths.items())}
+
+
+def _lengths_decode(stored: dict) -> Lengths:
+    return {stage: {int(days): n for days, n in pairs} for stage, pairs in stored.items()}
+
+
+def _lengths_median(by_length: dict[int, int]) -> float | None:
+    """The median of the lengths (statistics.median's, the two middle ones' mean)."""
+    total = sum(by_length.values())
+    if not total:
+        return None
+
+    def nth(k: int) -> int:
+        seen = 0
+        for days in sorted(by_length):
+            seen += by_length[days]
+            if k < seen:
+                return days
+        raise AssertionError("unreachable")
+
+    return round((nth((total - 1) // 2) + nth(total // 2)) / 2, 2)
+
+
+def _stages(snapshot: Snapshot, rows, previous: Snapshot | None) -> tuple[dict, Lengths]:
     """Counts per stage, median days in each stage over the cycle's stays, and the share of
-    accounts further along than in their first snapshot of the cycle."""
+    accounts further along than in their first snapshot of the cycle; and the stays ended so
+    far, stored with the snapshot so that the next one reads one snapshot back, not the
+    cycle's every row.
+
+    A stay is one (account, stage, stage_since): ended ones (docs/metrics.md) come from the
+    previous snapshot's store and what this one ends; those still going last until today."""
     counts = dict.fromkeys(Stage.values, 0)
     moved = 0
     total = 0
@@ -469,39 +552,17 @@ def _stages(snapshot: Snapshot, rows) -> dict:
         if stage_rank(row["stage"]) > stage_rank(row["first_stage"]):
             moved += row["n"]
 
-    # A stay is one (account, stage, stage_since) across the cycle's snapshots up to this one
-    # (the day's earlier snapshot, which this one replaces, left out).
-    stays = (
-        AccountCoverage.objects.filter(snapshot__cycle_id=snapshot.cycle_id)
-        .filter(
-            Q(snapshot=snapshot)
-            | Q(snapshot__state=SnapshotState.DONE, snapshot__taken_on__lt=snapshot.taken_on)
-        )
-        .values("account_id", "stage", "stage_since")
-        .annotate(last_seen=Max("snapshot__taken_on"))
-        .order_by("account_id", "stage_since")
-    )
-    days: dict[str, list[int]] = defaultdict(list)
-    previous = None
-    for stay in stays:
-        if previous is not None and previous["account_id"] == stay["account_id"]:
-            # It ended when the next stay began.
-            days[previous["stage"]].append((stay["stage_since"] - previous["stage_since"]).days)
-        elif previous is not None:
-            days[previous["stage"]].append(_open_stay_days(previous))
-        previous = stay
+    ended: Lengths = {}
     if previous is not None:
-        days[previous["stage"]].append(_open_stay_days(previous))
+        ended = _lengths_merge(_ended_through(previous), _ended_between(previous, snapshot))
+    lengths = {stage: dict(by_length) for stage, by_length in ended.items()}
+    going = rows.values("stage", "stage_since").annotate(n=Count("pk")).order_by()
+    _lengths_add(lengths, going, snapshot.taken_on)
     return {
         "accounts": counts,
-        "median_days": {stage: _median(days.get(stage, [])) for stage in Stage.values},
+        "median_days": {stage: _lengths_median(lengths.get(stage, {})) for stage in Stage.values},
         "moved_on_share": _share(moved, total),
-    }
-
-
-def _open_stay_days(stay: dict) -> int:
-    # Still in it today, or the account left the list: it lasted until last seen.
-    return (stay["last_seen"] - stay["stage_since"]).days
+    }, ended
 
 
 def _aggregates(snapshot: Snapshot, *, previous: Snapshot | None, first: Snapshot | None):
@@ -512,16 +573,19 @@ def _aggregates(snapshot: Snapshot, *, previous: Snapshot | None, first: Snapsho
         for row in rows.values("tier").annotate(**_metric_columns()).order_by("tier")
     ]
     both_owners = rows.filter(gap_no_sales_owner=False, gap_no_marketing_owner=False).count()
+    stages, ended = _stages(snapshot, rows, previous)
     return {
         "cycle": cycle_metrics,
         "tiers": tiers,
         "sales_owners": _owner_groups(rows, "sales"),
         "marketing_owners": _owner_groups(rows, "marketing"),
-        "stages": _stages(snapshot, rows),
+        "stages": stages,
         "trend": {
             "previous": _trend(cycle_metrics, previous),
             "first": _trend(cycle_metrics, first),
         },
+        # Not shown: what the next snapshot's median days in each stage start from.
+        "stays_ended": _lengths_encode(ended),
     }, _share(both_owners, cycle_metrics["accounts"])
 
 
