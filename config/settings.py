@@ -455,13 +455,19 @@ CELERY_BEAT_SCHEDULE["csv-resume-imports"] = {
     "schedule": 5 * 60,
 }
 
+# Coverage: snapshots (coverage/services.py) ---------------------------------------------------
+# PostgreSQL's work_mem for a snapshot's aggregate queries (a batch job: the distinct contacts
+# of a month's activities spill to disk at the server's default of 4 MB).
+COVERAGE_SNAPSHOT_WORK_MEM = env.str("COVERAGE_SNAPSHOT_WORK_MEM", default="64MB")
+# A snapshot still "running" this long after it started was abandoned (its worker or command
+# stopped; the task's own limit is CELERY_TASK_TIME_LIMIT): it is no longer shown as being
+# taken, and the cycle's next snapshot marks it failed.
+COVERAGE_SNAPSHOT_STALE_MINUTES = env.int("COVERAGE_SNAPSHOT_STALE_MINUTES", default=60)
+
 # Coverage: the weekly digest (coverage/digest.py, coverage/slack.py); see docs/operations.md ------
 # Its schedule is a django-celery-beat row seeded by coverage/migrations/0006 from these two
 # settings (editable in the admin afterwards, like the nightly snapshot's): the day, 0 = Monday …
 # 6 = Sunday, and the hour, in TIME_ZONE.
-# PostgreSQL's work_mem for a snapshot's aggregate queries (a batch job: the distinct contacts
-# of a month's activities spill to disk at the server's default of 4 MB).
-COVERAGE_SNAPSHOT_WORK_MEM = env.str("COVERAGE_SNAPSHOT_WORK_MEM", default="64MB")
 COVERAGE_DIGEST_WEEKDAY = env.int("COVERAGE_DIGEST_WEEKDAY", default=0)
 COVERAGE_DIGEST_HOUR = env.int("COVERAGE_DIGEST_HOUR", default=8)
 if not 0 <= COVERAGE_DIGEST_WEEKDAY <= 6 or not 0 <= COVERAGE_DIGEST_HOUR <= 23:

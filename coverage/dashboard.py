@@ -10,6 +10,7 @@ from accounts_app.models import BuyingRole
 from core.roles import is_ops
 from coverage.models import AccountCoverage, Gap, Snapshot, Stage, gap_field
 from coverage.models import SnapshotState as State
+from coverage.selectors import stale_before
 from workflow.models import Cycle
 
 
@@ -178,9 +179,11 @@ def cycles_with_latest_snapshot():
 
 
 def snapshot_running(*, cycle_id: int) -> Snapshot | None:
-    """A snapshot being taken now, to show its progress."""
+    """A snapshot being taken now, to show its progress (not one abandoned)."""
     return (
-        Snapshot.objects.filter(cycle_id=cycle_id, state=State.RUNNING)
+        Snapshot.objects.filter(
+            cycle_id=cycle_id, state=State.RUNNING, taken_at__gte=stale_before()
+        )
         .order_by("-taken_at", "-pk")
         .first()
     )

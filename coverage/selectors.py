@@ -3,7 +3,11 @@ requests and the API read only what a snapshot stored; they never compute one.""
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
+
+from django.conf import settings
 from django.db.models import QuerySet
+from django.utils import timezone
 
 from coverage.models import (
     METRIC_FIELDS,
@@ -81,3 +85,9 @@ def snapshot_row_page(page: QuerySet[AccountCoverage]) -> QuerySet:
         .order_by("position")
         .values(*ROW_COLUMNS)
     )
+
+
+def stale_before() -> datetime:
+    """Snapshots still running that started before this were abandoned (their worker or
+    command stopped): COVERAGE_SNAPSHOT_STALE_MINUTES ago."""
+    return timezone.now() - timedelta(minutes=settings.COVERAGE_SNAPSHOT_STALE_MINUTES)

@@ -37,7 +37,7 @@ from coverage.models import (
     Stage,
     gap_field,
 )
-from coverage.selectors import definitions_effective
+from coverage.selectors import definitions_effective, stale_before
 from workflow import quorum
 from workflow.models import (
     OPEN_STATES,
@@ -780,6 +780,27 @@ def _batch_transaction():
         yield
 
 
+def snapshots_abandoned_fail(*, cycle: Cycle) -> int:
+    """Mark the cycle's abandoned snapshots failed (a worker killed or a command stopped
+    mid-way leaves one "running"), deleting any rows they wrote. Returns how many."""
+    abandoned = Snapshot.objects.filter(
+        cycle=cycle, state=SnapshotState.RUNNING, taken_at__lt=stale_before()
+    )
+    ids = list(abandoned.values_list("pk", flat=True))
+    if ids:
+        AccountCoverage.objects.filter(snapshot_id__in=ids).delete()
+        Snapshot.objects.filter(pk__in=ids, state=SnapshotState.RUNNING).update(
+            state=SnapshotState.FAILED,
+            message=(
+                "Abandoned: still running "
+                f"{django_settings.COVERAGE_SNAPSHOT_STALE_MINUTES} minutes after it started "
+                "(its worker or command stopped)."
+            ),
+            finished_at=timezone.now(),
+        )
+    return len(ids)
+
+
 def snapshot_take(
     *, cycle: Cycle, as_of: datetime | None = None, progress: Progress | None = None
 ) -> Snapshot:
@@ -796,6 +817,7 @@ def snapshot_take(
     """
     as_of = as_of or timezone.now()
     taken_on = timezone.localdate(as_of)
+    snapshots_abandoned_fail(cycle=cycle)
     version = definitions_effective()
     settings = definitions.settings_validate(version.settings)
     windows = Windows.of(settings, as_of)
