@@ -5,7 +5,8 @@ Accord's metrics (AccordCollector) are read from the database, not counted in me
 web machine answers the same figures however many web and worker processes there are, and a
 worker's restart loses nothing: the outbox's backlog, the CRM's requests by outcome (summed
 over the sync runs, which store the transport's counts), the durations of finished sync runs
-and coverage snapshots (histograms), and nominations by state. A scrape costs the same few
+and coverage snapshots (histograms), nominations by state, and how long ago Celery beat last
+sent a scheduled task. A scrape costs the same few
 queries whatever the data (tests/monitoring/test_metrics.py counts them).
 
 Who may read it: an address in METRICS_ALLOWED_NETWORKS (the client's address as
@@ -24,9 +25,10 @@ from datetime import timedelta
 import prometheus_client
 from django.conf import settings
 from django.contrib.auth.decorators import login_not_required
-from django.db.models import Count, DurationField, ExpressionWrapper, F, Q, QuerySet, Sum
+from django.db.models import Count, DurationField, ExpressionWrapper, F, Max, Q, QuerySet, Sum
 from django.http import Http404, HttpResponse, HttpResponseForbidden
 from django.utils import timezone
+from django_celery_beat.models import PeriodicTask
 from prometheus_client import CollectorRegistry, multiprocess
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
 from prometheus_client.utils import floatToGoString
@@ -72,7 +74,7 @@ def _histogram(
 
 
 class AccordCollector:
-    """Accord's metrics, read from the database at each scrape (five queries)."""
+    """Accord's metrics, read from the database at each scrape (six queries)."""
 
     def collect(self):
         backlog = outbox_backlog()
@@ -151,6 +153,18 @@ class AccordCollector:
         for state in State:
             nominations.add_metric([state.value], counts.get(state.value, 0))
         yield nominations
+
+        # django-celery-beat's scheduler saves each entry's last run every few minutes
+        # (beat_sync_every, 3 minutes by default); the outbox sweeper runs every minute.
+        last_run = PeriodicTask.objects.filter(enabled=True).aggregate(last=Max("last_run_at"))
+        beat = GaugeMetricFamily(
+            "accord_beat_last_run_age_seconds",
+            "Seconds since Celery beat last sent a scheduled task (no sample before it ever "
+            "has): beat saves it every few minutes, so above 10 minutes beat is not running.",
+        )
+        if last_run["last"] is not None:
+            beat.add_metric([], max(0.0, (timezone.now() - last_run["last"]).total_seconds()))
+        yield beat
 
 
 def _allowed_address(request) -> bool:

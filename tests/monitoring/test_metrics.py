@@ -198,7 +198,20 @@ def test_nominations_by_state(client, people, the_cycle):
     assert value(metrics, "accord_nominations", state="rejected") == 0
 
 
-def test_a_scrape_costs_the_same_five_queries_whatever_the_data(
+def test_how_long_ago_beat_last_sent_a_scheduled_task(client):
+    from django_celery_beat.models import PeriodicTask
+
+    PeriodicTask.objects.update(last_run_at=None)
+    assert scrape(client)["accord_beat_last_run_age_seconds"] == {}  # never ran: no sample
+    sweeper = PeriodicTask.objects.filter(enabled=True).first()
+    sweeper.last_run_at = timezone.now() - timedelta(minutes=12)
+    sweeper.save(update_fields=["last_run_at"])
+    PeriodicTask.objects.filter(enabled=False).update(last_run_at=timezone.now())  # not counted
+    age = value(scrape(client), "accord_beat_last_run_age_seconds")
+    assert 12 * 60 <= age < 12 * 60 + 30
+
+
+def test_a_scrape_costs_the_same_six_queries_whatever_the_data(
     client, people, the_cycle, outbox_entry, django_assert_num_queries
 ):
     def data(n):
@@ -218,10 +231,10 @@ def test_a_scrape_costs_the_same_five_queries_whatever_the_data(
                 )
 
     data(1)
-    with django_assert_num_queries(5):
+    with django_assert_num_queries(6):
         scrape(client)
     data(20)
-    with django_assert_num_queries(5):
+    with django_assert_num_queries(6):
         scrape(client)
 
 
