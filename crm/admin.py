@@ -182,7 +182,7 @@ class OutboxEntryAdmin(ViewOnlyMixin, admin.ModelAdmin):
         "last_run",
     )
     fields = readonly_fields
-    actions = ("retry",)
+    actions = ("retry", "push_now")
 
     @admin.display(description="Last error")
     def short_error(self, entry: OutboxEntry) -> str:
@@ -205,6 +205,21 @@ class OutboxEntryAdmin(ViewOnlyMixin, admin.ModelAdmin):
             messages.success(
                 request, f"{revived} entr{'y' if revived == 1 else 'ies'} queued again."
             )
+
+    @admin.action(
+        description="Push the selected waiting entries now (not after their back-off)",
+        permissions=["retry"],
+    )
+    def push_now(self, request, queryset):
+        try:
+            hurried = services.outbox_push_now(entries=list(queryset), by=request.user)
+        except DomainError as error:
+            messages.error(request, error.message)
+            return
+        if not hurried:
+            messages.warning(request, "None of the selected entries is waiting for a retry.")
+        else:
+            messages.success(request, f"{hurried} entr{'y' if hurried == 1 else 'ies'} pushed now.")
 
 
 @admin.register(CrmOwner)

@@ -509,6 +509,20 @@ def release(token, ids) -> int:
     return released
 
 
+def hurry(ids) -> int:
+    """Pending entries waiting out their back-off are due now and pushed after commit (ops,
+    once the CRM is back); their attempts are kept, so a CRM still down sends them on towards
+    the dead letter as before. Returns how many."""
+    ids = list(ids)
+    now = timezone.now()
+    hurried = OutboxEntry.objects.filter(
+        pk__in=ids, state=OutboxState.PENDING, next_attempt_at__gt=now
+    ).update(next_attempt_at=now)
+    if hurried:
+        _queue_again(ids)
+    return hurried
+
+
 def revive(ids) -> int:
     """Dead letters back to pending, their attempts forgotten, pushed after commit (ops'
     retry)."""

@@ -799,6 +799,15 @@ def outbox_retry(*, entries, by) -> int:
         return outbox.revive(ids)
 
 
+def outbox_push_now(*, entries, by) -> int:
+    """Ops push pending entries now instead of at the end of their back-off (the CRM is back
+    after an outage). Returns how many were waiting."""
+    require_ops(by, "retry CRM deliveries")
+    ids = [e.pk if isinstance(e, OutboxEntry) else int(e) for e in entries]
+    with transaction.atomic():
+        return outbox.hurry(ids)
+
+
 def sync_run_retry(*, run: SyncRun, by) -> int:
     """Retry the records a run could not deliver (those still in the dead letter)."""
     require_ops(by, "retry CRM deliveries")

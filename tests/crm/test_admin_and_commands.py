@@ -163,6 +163,53 @@ def test_ops_retry_dead_letters_from_the_outbox(
     assert str(account.key) in companies_by_key(hubspot)
 
 
+def test_ops_push_entries_waiting_out_a_back_off_now(
+    hubspot, people, the_cycle, ops_client, django_capture_on_commit_callbacks
+):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from core.errors import NotAllowed
+    from crm import services
+
+    waiting, delivered = AccountFactory(), AccountFactory()
+    for account in (waiting, delivered):
+        put_on_list(people, the_cycle, account)
+    later = timezone.now() + timedelta(hours=1)
+    OutboxEntry.objects.filter(account=waiting).update(
+        state=OutboxState.PENDING, attempts=5, next_attempt_at=later, last_error="503"
+    )
+    entries = list(OutboxEntry.objects.order_by("pk"))
+
+    with django_capture_on_commit_callbacks(execute=True):
+        answer = ops_client.post(
+            reverse("admin:crm_outboxentry_changelist"),
+            {"action": "push_now", "_selected_action": [e.pk for e in entries]},
+            follow=True,
+        )
+
+    assert b"1 entry pushed now." in answer.content
+    entry = OutboxEntry.objects.get(account=waiting)
+    assert entry.state == OutboxState.DELIVERED
+    assert entry.attempts == 5  # kept: had the CRM still been down, on towards the dead letter
+    assert str(waiting.key) in companies_by_key(hubspot)
+    with pytest.raises(NotAllowed):
+        services.outbox_push_now(entries=entries, by=people.sales_approver)
+
+
+def test_push_now_says_so_when_nothing_selected_is_waiting(hubspot, people, the_cycle, ops_client):
+    put_on_list(people, the_cycle, AccountFactory())  # delivered at once (tasks run in process)
+
+    answer = ops_client.post(
+        reverse("admin:crm_outboxentry_changelist"),
+        {"action": "push_now", "_selected_action": [OutboxEntry.objects.get().pk]},
+        follow=True,
+    )
+
+    assert b"None of the selected entries is waiting for a retry." in answer.content
+
+
 def test_people_without_ops_cannot_retry(hubspot, people, client):
     client.force_login(people.sales_approver)
 
