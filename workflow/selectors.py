@@ -121,7 +121,7 @@ def mentions_of(user) -> QuerySet[Comment]:
 
 def active_targets(cycle: Cycle) -> QuerySet[TargetAccount]:
     return TargetAccount.objects.filter(cycle=cycle, removed_at__isnull=True).select_related(
-        "account", "sales_owner", "marketing_owner", "nomination"
+        "account", "sales_owner", "marketing_owner"
     )
 
 
