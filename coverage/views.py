@@ -27,7 +27,7 @@ from coverage.dashboard import (
 )
 from coverage.filters import AccountCoverageFilter
 from coverage.models import Gap, Stage
-from coverage.selectors import snapshot_latest, snapshot_rows
+from coverage.selectors import snapshot_cache_key, snapshot_latest, snapshot_rows
 from coverage.tables import AccountCoverageTable
 from workflow.models import Cycle, CycleState
 
@@ -121,15 +121,14 @@ def index(request):
 
 # The part of a snapshot's dashboard every reader sees alike (scorecard, charts, the tier,
 # owner and stage tables, alignment), rendered once per snapshot: with hundreds of owners it is
-# thousands of cells, most of a page's CPU time. A snapshot never changes once taken; the key
-# also holds its finish time, so a snapshot id reused (a test database) is not mistaken.
+# thousands of cells, most of a page's CPU time. A snapshot never changes once taken (see
+# coverage.selectors.snapshot_cache_key).
 SHARED_VERSION = 1
 SHARED_SECONDS = 60 * 60 * 24
 
 
 def _shared_key(snapshot) -> str:
-    finished = snapshot.finished_at.timestamp() if snapshot.finished_at else 0
-    return f"coverage:dashboard:v{SHARED_VERSION}:{snapshot.pk}:{finished}"
+    return f"{snapshot_cache_key(snapshot.pk, snapshot.finished_at)}:dashboard:v{SHARED_VERSION}"
 
 
 def _shared(cycle, snapshot) -> dict:
