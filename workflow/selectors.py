@@ -119,9 +119,28 @@ def mentions_of(user) -> QuerySet[Comment]:
     )
 
 
+_PERSON = ("first_name", "last_name", "username")
+
+
 def active_targets(cycle: Cycle) -> QuerySet[TargetAccount]:
-    return TargetAccount.objects.filter(cycle=cycle, removed_at__isnull=True).select_related(
-        "account", "sales_owner", "marketing_owner"
+    """The cycle's agreed list with what the cycle page shows of each entry, and no more (a
+    quarter of the time of reading the page's rows went to columns it never shows)."""
+    return (
+        TargetAccount.objects.filter(cycle=cycle, removed_at__isnull=True)
+        .select_related("account", "sales_owner", "marketing_owner")
+        .only(
+            "tier",
+            "added_at",
+            "account__name",
+            "account__domain",
+            "nomination_id",
+            "last_nomination_id",
+            *(
+                f"{owner}__{field}"
+                for owner in ("sales_owner", "marketing_owner")
+                for field in _PERSON
+            ),
+        )
     )
 
 

@@ -79,7 +79,10 @@ def queue(request):
     shown = lists[tab]
     if tab != "mentions":
         shown = selectors.queue_filter(shown, cycles=cycles, now=timezone.now(), **f)
-    page = paginate(request, shown)
+    # Filters narrow the rows, the order does not (and mentions are never filtered): then the
+    # tab's count is the page's.
+    narrowed = tab != "mentions" and f.keys() - {"sort"}
+    page = paginate(request, shown, count=None if narrowed else counts[tab])
     if tab != "mentions":
         _mark_waits(page.object_list, user)
     return render(
@@ -173,7 +176,10 @@ def cycle_detail(request, pk):
         .order_by()
     )
     shown = targets if view == "list" else nominations
-    page = paginate(request, shown)
+    # The nominations filtered by state alone, or not at all, are counted by state already.
+    counted = view == "nominations" and f.keys() <= {"state"}
+    known = state_counts.get(f["state"], 0) if "state" in f else sum(state_counts.values())
+    page = paginate(request, shown, count=known if counted else None)
     return render(
         request,
         "workflow/cycle_detail.html",
