@@ -26,7 +26,7 @@ from coverage.dashboard import (
     snapshot_running,
 )
 from coverage.filters import AccountCoverageFilter
-from coverage.models import Gap, Stage
+from coverage.models import Gap, Snapshot, Stage
 from coverage.selectors import snapshot_cache_key, snapshot_latest, snapshot_rows
 from coverage.tables import AccountCoverageTable
 from workflow.models import Cycle, CycleState
@@ -136,6 +136,7 @@ def _shared(cycle, snapshot) -> dict:
     shared = cache.get(key)
     if shared is not None:
         return shared
+    snapshot = Snapshot.objects.select_related("definitions_version", "cycle").get(pk=snapshot.pk)
     aggregates = snapshot.aggregates
     svgs = chart_svgs(snapshot)
     context = {
@@ -176,7 +177,8 @@ def _shared(cycle, snapshot) -> dict:
 @member_required
 def dashboard(request, pk):
     cycle = get_object_or_404(Cycle, pk=pk)
-    snapshot = snapshot_latest(cycle_id=cycle.pk)
+    # The aggregates are read only to render the shared part, when it is not in the cache.
+    snapshot = snapshot_latest(cycle_id=cycle.pk, aggregates=False)
     context = {
         "cycle": cycle,
         "snapshot": snapshot,
@@ -189,7 +191,7 @@ def dashboard(request, pk):
     shown = list(mine[:MY_ACTIONS_SHOWN])
     context |= {
         "shared": _shared(cycle, snapshot),
-        "trend": snapshot.aggregates.get("trend") or {},
+        "trend": snapshot.trend or {},
         "my_actions": [
             {"row": row, "reasons": gap_reasons(row, snapshot.settings, user=request.user)}
             for row in shown
