@@ -8,6 +8,9 @@ current time zone and locale), so the page reads the same. The markup is the one
 held: change it here.
 """
 
+import functools
+from datetime import datetime
+
 from django import template
 from django.contrib.humanize.templatetags.humanize import naturaltime
 from django.urls import reverse
@@ -15,7 +18,8 @@ from django.utils.formats import date_format, localize
 from django.utils.html import conditional_escape
 from django.utils.safestring import mark_safe
 from django.utils.timesince import timesince
-from django.utils.timezone import template_localtime
+from django.utils.timezone import get_current_timezone_name, template_localtime
+from django.utils.translation import get_language
 
 from workflow.models import State
 from workflow.templatetags.accord import fit_badge, person, proposal, side_badge, state_badge
@@ -34,14 +38,28 @@ def link_to(name: str, *args):
 
 def text(value) -> str:
     """`{{ value }}`: datetimes in the current time zone and locale, then escaped."""
-    return conditional_escape(localize(template_localtime(value)))
+    if isinstance(value, datetime):
+        return _formatted(value, None, get_current_timezone_name(), get_language())
+    return conditional_escape(localize(value))
 
 
 def _date(value, format_string: str) -> str:
     """`{{ value|date:format_string }}`."""
     if value in (None, ""):
         return ""
-    return conditional_escape(date_format(template_localtime(value), format_string))
+    return _formatted(value, format_string, get_current_timezone_name(), get_language())
+
+
+@functools.lru_cache(maxsize=4096)
+def _formatted(value, format_string, timezone_name, language) -> str:
+    """A date or time as the template shows it: a pure function of its arguments (the time zone
+    and language are the current ones, passed for the key), and the same rows' dates are shown
+    to every reader, so they are formatted once (Django's formatting took a fifth of a table's
+    time)."""
+    value = template_localtime(value)
+    if format_string is None:
+        return conditional_escape(localize(value))
+    return conditional_escape(date_format(value, format_string))
 
 
 def _since(value) -> str:
