@@ -75,14 +75,17 @@ def queue(request):
     tab = request.GET.get("tab")
     if tab not in lists:
         tab = "waiting"
-    counts = {name: qs.count() for name, qs in lists.items()}
     shown = lists[tab]
     if tab != "mentions":
         shown = selectors.queue_filter(shown, cycles=cycles, now=timezone.now(), **f)
+    page = paginate(request, shown)
     # Filters narrow the rows, the order does not (and mentions are never filtered): then the
-    # tab's count is the page's.
+    # page has counted the tab's rows.
     narrowed = tab != "mentions" and f.keys() - {"sort"}
-    page = paginate(request, shown, count=None if narrowed else counts[tab])
+    counts = {
+        name: page.paginator.count if name == tab and not narrowed else qs.count()
+        for name, qs in lists.items()
+    }
     if tab != "mentions":
         _mark_waits(page.object_list, user)
     return render(
