@@ -7,6 +7,7 @@ from django import forms
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.db.models import Count, QuerySet, Window
+from django.db.models.query import ModelIterable
 
 from core.errors import DomainError
 from core.roles import is_member
@@ -45,9 +46,9 @@ def paginate(request, queryset, *, per_page: int = PER_PAGE, count: int | None =
 class OneQueryPaginator(Paginator):
     """Reads a page's rows and the number of all rows in one query (COUNT(*) OVER ()), rather
     than a COUNT and then the rows: on a list page, building the SQL of a filtered queryset
-    twice was a tenth of its time. A page past the end, a number that is not one, or a query
-    the window would count wrongly (DISTINCT counts the rows before it, a UNION cannot be
-    annotated) get Paginator's own two queries."""
+    twice was a tenth of its time. A page past the end, a number that is not one, a query the
+    window would count wrongly (DISTINCT counts the rows before it, a UNION cannot be
+    annotated) or rows that are not models get Paginator's own two queries."""
 
     TOTAL = "rows_in_all"
 
@@ -59,6 +60,7 @@ class OneQueryPaginator(Paginator):
         queryset = self.object_list
         if (
             not isinstance(queryset, QuerySet)
+            or queryset._iterable_class is not ModelIterable  # values(): no attribute to read
             or queryset.query.distinct
             or queryset.query.combinator
             or self.orphans

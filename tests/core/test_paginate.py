@@ -52,3 +52,9 @@ def test_a_distinct_list_is_counted_after_distinct(accounts):
 def test_an_empty_list_has_one_empty_page(db):
     page = page_of(Account.objects.order_by("name"), "1")
     assert (page.number, list(page.object_list), page.paginator.count) == (1, [], 0)
+
+
+def test_rows_that_are_not_models_are_paged_too(accounts):
+    names = accounts.values_list("name", flat=True)
+    assert list(page_of(names, "3").object_list) == list(names)[6:]
+    assert page_of(names, "3").paginator.count == 7
