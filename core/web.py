@@ -6,6 +6,8 @@ from functools import wraps
 from django import forms
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
+from django.db.models import Count, QuerySet, Window
+from django.db.models.query import ModelIterable
 
 from core.errors import DomainError
 from core.roles import is_member
@@ -31,8 +33,52 @@ def member_required(view):
     return wrapper
 
 
-def paginate(request, queryset, *, per_page: int = PER_PAGE):
-    return Paginator(queryset, per_page).get_page(request.GET.get("page"))
+def paginate(request, queryset, *, per_page: int = PER_PAGE, count: int | None = None):
+    """The requested page. `count`, the number of rows when the page has counted them already
+    (the state counts of a cycle's nominations), spares the paginator counting them."""
+    if count is None:
+        return OneQueryPaginator(queryset, per_page).get_page(request.GET.get("page"))
+    paginator = Paginator(queryset, per_page)
+    paginator.count = count  # a cached_property: set, never queried
+    return paginator.get_page(request.GET.get("page"))
+
+
+class OneQueryPaginator(Paginator):
+    """Reads a page's rows and the number of all rows in one query (COUNT(*) OVER ()), rather
+    than a COUNT and then the rows: on a list page, building the SQL of a filtered queryset
+    twice was a tenth of its time. A page past the end, a number that is not one, a query the
+    window would count wrongly (DISTINCT counts the rows before it, a UNION cannot be
+    annotated) or rows that are not models get Paginator's own two queries."""
+
+    TOTAL = "rows_in_all"
+
+    def get_page(self, number):
+        page = self._page_in_one_query(number)
+        return page if page is not None else super().get_page(number)
+
+    def _page_in_one_query(self, number):
+        queryset = self.object_list
+        if (
+            not isinstance(queryset, QuerySet)
+            or queryset._iterable_class is not ModelIterable  # values(): no attribute to read
+            or queryset.query.distinct
+            or queryset.query.combinator
+            or self.orphans
+        ):
+            return None
+        try:
+            number = int(number or 1)
+        except (TypeError, ValueError):
+            return None
+        if number < 1:
+            return None
+        bottom = (number - 1) * self.per_page
+        counted = queryset.annotate(**{self.TOTAL: Window(Count("*"))})
+        rows = list(counted[bottom : bottom + self.per_page])
+        if not rows:
+            return None
+        self.count = getattr(rows[0], self.TOTAL)  # a cached_property: set, never queried
+        return self._get_page(rows, number, self)
 
 
 def show_domain_error(form: forms.Form, error: DomainError) -> None:

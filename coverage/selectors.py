@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db.models import QuerySet
+from django.db.models.fields.json import KeyTransform
 from django.utils import timezone
 
 from coverage.models import (
@@ -26,14 +27,36 @@ def definitions_effective() -> DefinitionsVersion:
     return DefinitionsVersion.objects.get(state=DefinitionsState.EFFECTIVE)
 
 
-def snapshot_latest(*, cycle_id: int) -> Snapshot | None:
-    """The cycle's latest finished snapshot, or None before the first."""
-    return (
-        Snapshot.objects.filter(cycle_id=cycle_id, state=State.DONE)
-        .select_related("definitions_version", "cycle")
-        .order_by("-taken_on", "-pk")
-        .first()
-    )
+def _done_newest_first(cycle_id: int) -> QuerySet[Snapshot]:
+    return Snapshot.objects.filter(cycle_id=cycle_id, state=State.DONE).order_by("-taken_on", "-pk")
+
+
+def snapshot_latest(*, cycle_id: int, aggregates: bool = True) -> Snapshot | None:
+    """The cycle's latest finished snapshot, or None before the first. With `aggregates=False`,
+    without its stored aggregates and alignment (with hundreds of owners, a hundred kilobytes of
+    JSON, half the time of a dashboard that has them cached) but with `trend`, the part of them
+    shown on each reading."""
+    latest = _done_newest_first(cycle_id).select_related("definitions_version", "cycle")
+    if not aggregates:
+        latest = latest.defer("aggregates", "alignment").annotate(
+            trend=KeyTransform("trend", "aggregates")
+        )
+    return latest.first()
+
+
+def snapshot_latest_key(*, cycle_id: int) -> tuple[int, str] | None:
+    """(id, cache key) of the cycle's latest finished snapshot, read without the snapshot
+    itself (for a page part cached per snapshot); None before the first."""
+    latest = _done_newest_first(cycle_id).values_list("pk", "finished_at").first()
+    return (latest[0], snapshot_cache_key(*latest)) if latest else None
+
+
+def snapshot_cache_key(snapshot_id: int, finished_at) -> str:
+    """The prefix of the cache keys of what is rendered from a finished snapshot. A snapshot
+    never changes once taken; the key also holds its finish time, so a snapshot id reused (a
+    test database) is not mistaken."""
+    finished = finished_at.timestamp() if finished_at else 0
+    return f"coverage:snapshot:{snapshot_id}:{finished}"
 
 
 def snapshot_rows(

@@ -26,8 +26,8 @@ from coverage.dashboard import (
     snapshot_running,
 )
 from coverage.filters import AccountCoverageFilter
-from coverage.models import Gap, Stage
-from coverage.selectors import snapshot_latest, snapshot_rows
+from coverage.models import Gap, Snapshot, Stage
+from coverage.selectors import snapshot_cache_key, snapshot_latest, snapshot_rows
 from coverage.tables import AccountCoverageTable
 from workflow.models import Cycle, CycleState
 
@@ -121,15 +121,14 @@ def index(request):
 
 # The part of a snapshot's dashboard every reader sees alike (scorecard, charts, the tier,
 # owner and stage tables, alignment), rendered once per snapshot: with hundreds of owners it is
-# thousands of cells, most of a page's CPU time. A snapshot never changes once taken; the key
-# also holds its finish time, so a snapshot id reused (a test database) is not mistaken.
+# thousands of cells, most of a page's CPU time. A snapshot never changes once taken (see
+# coverage.selectors.snapshot_cache_key).
 SHARED_VERSION = 1
 SHARED_SECONDS = 60 * 60 * 24
 
 
 def _shared_key(snapshot) -> str:
-    finished = snapshot.finished_at.timestamp() if snapshot.finished_at else 0
-    return f"coverage:dashboard:v{SHARED_VERSION}:{snapshot.pk}:{finished}"
+    return f"{snapshot_cache_key(snapshot.pk, snapshot.finished_at)}:dashboard:v{SHARED_VERSION}"
 
 
 def _shared(cycle, snapshot) -> dict:
@@ -137,6 +136,7 @@ def _shared(cycle, snapshot) -> dict:
     shared = cache.get(key)
     if shared is not None:
         return shared
+    snapshot = Snapshot.objects.select_related("definitions_version", "cycle").get(pk=snapshot.pk)
     aggregates = snapshot.aggregates
     svgs = chart_svgs(snapshot)
     context = {
@@ -177,7 +177,8 @@ def _shared(cycle, snapshot) -> dict:
 @member_required
 def dashboard(request, pk):
     cycle = get_object_or_404(Cycle, pk=pk)
-    snapshot = snapshot_latest(cycle_id=cycle.pk)
+    # The aggregates are read only to render the shared part, when it is not in the cache.
+    snapshot = snapshot_latest(cycle_id=cycle.pk, aggregates=False)
     context = {
         "cycle": cycle,
         "snapshot": snapshot,
@@ -190,7 +191,7 @@ def dashboard(request, pk):
     shown = list(mine[:MY_ACTIONS_SHOWN])
     context |= {
         "shared": _shared(cycle, snapshot),
-        "trend": snapshot.aggregates.get("trend") or {},
+        "trend": snapshot.trend or {},
         "my_actions": [
             {"row": row, "reasons": gap_reasons(row, snapshot.settings, user=request.user)}
             for row in shown

@@ -75,11 +75,17 @@ def queue(request):
     tab = request.GET.get("tab")
     if tab not in lists:
         tab = "waiting"
-    counts = {name: qs.count() for name, qs in lists.items()}
     shown = lists[tab]
     if tab != "mentions":
         shown = selectors.queue_filter(shown, cycles=cycles, now=timezone.now(), **f)
     page = paginate(request, shown)
+    # Filters narrow the rows, the order does not (and mentions are never filtered): then the
+    # page has counted the tab's rows.
+    narrowed = tab != "mentions" and f.keys() - {"sort"}
+    counts = {
+        name: page.paginator.count if name == tab and not narrowed else qs.count()
+        for name, qs in lists.items()
+    }
     if tab != "mentions":
         _mark_waits(page.object_list, user)
     return render(
@@ -173,7 +179,10 @@ def cycle_detail(request, pk):
         .order_by()
     )
     shown = targets if view == "list" else nominations
-    page = paginate(request, shown)
+    # The nominations filtered by state alone, or not at all, are counted by state already.
+    counted = view == "nominations" and f.keys() <= {"state"}
+    known = state_counts.get(f["state"], 0) if "state" in f else sum(state_counts.values())
+    page = paginate(request, shown, count=known if counted else None)
     return render(
         request,
         "workflow/cycle_detail.html",

@@ -1,14 +1,18 @@
-"""The dashboard's shared part and the table's pages are rendered once per snapshot and kept in
-the cache: every reader sees the same, a new snapshot is never shown with an old one's numbers,
-and what depends on the reader (their accounts) or is free text (a search) is not shared."""
+"""The dashboard's shared part, the table's pages and the nomination page's coverage panel are
+rendered once per snapshot and kept in the cache: every reader sees the same, a new snapshot is
+never shown with an old one's numbers, and what depends on the reader (their accounts) or is
+free text (a search) is not shared."""
 
+import re
 from datetime import timedelta
 
 from django.urls import reverse
 
 from coverage.services import snapshot_take
 from tests.coverage.dashboard_helpers import client_for, html_of, table_accounts
-from tests.coverage.helpers import opportunity
+from tests.coverage.helpers import DAY, opportunity, touch
+from tests.workflow.helpers import nominate
+from workflow.models import TargetAccount
 
 SHARED = "coverage/_dashboard_details.html"
 TABLE = "coverage/_accounts_table.html"
@@ -59,3 +63,33 @@ def test_searches_and_unknown_parameters_are_rendered_for_each_request(world, pe
         assert TABLE in rendered(reader.get(table, query)), query
     assert table_accounts(html_of(reader.get(table, {"q": "acme"}))) == ["Acme"]
     assert table_accounts(html_of(reader.get(table, {"q": "bravo"}))) == ["Bravo"]
+
+
+PANEL = "coverage/_nomination_coverage.html"
+
+
+def _sales_touches(response) -> str:
+    html = html_of(response)
+    return re.search(r'data-testid="touches-sales">(.*?)</dd>', html, re.S).group(1)
+
+
+def test_the_nomination_panel_is_rendered_once_per_snapshot_and_shows_a_new_one(world, people):
+    TargetAccount.objects.filter(cycle=world.cycle).update(added_at=world.as_of - 7 * DAY)
+    bravo = world.accounts["Bravo"]
+    change = nominate(people.sales_approver, world.cycle, bravo, kind="change_tier", tier=2)
+    url = reverse("workflow:nomination", args=[change.pk])
+    reader, other = client_for(people.marketing_member), client_for(people.sales_member)
+    assert "No coverage snapshot of this cycle yet" in html_of(reader.get(url))
+
+    snapshot_take(cycle=world.cycle, as_of=world.as_of - timedelta(days=2))
+    first = reader.get(url)
+    assert PANEL in rendered(first)
+    assert _sales_touches(first) == "0 in 30 d · 0 in 90 d"
+    second = other.get(url)
+    assert PANEL not in rendered(second)
+    assert _sales_touches(second) == "0 in 30 d · 0 in 90 d"
+
+    touch(bravo, "sales", world.as_of - timedelta(days=1), kind="call")
+    snapshot_take(cycle=world.cycle, as_of=world.as_of)
+    assert _sales_touches(other.get(url)) == "1 in 30 d · 1 in 90 d"
+    assert _sales_touches(reader.get(url)) == "1 in 30 d · 1 in 90 d"

@@ -1,5 +1,6 @@
 """Small presentation helpers shared by Accord's templates."""
 
+import functools
 import html
 
 from django import template
@@ -30,9 +31,17 @@ def state_badge(nomination_or_state, label=None):
             if hasattr(nomination_or_state, "get_state_display")
             else str(state).replace("_", " ").capitalize()
         )
+    return _state_badge(conditional_escape(state), conditional_escape(label))
+
+
+# The badges are pure functions of a few values, shown on every row of the big tables: each is
+# built once (format_html escapes every argument each time). Keyed by the escaped values, so
+# that a text and the same text marked safe are never taken for one another.
+@functools.lru_cache(maxsize=256)
+def _state_badge(state, label):
     return format_html(
         '<span class="badge rounded-pill {}" data-state="{}">{}</span>',
-        STATE_CLASSES.get(str(state), "text-bg-secondary"),
+        STATE_CLASSES.get(state, "text-bg-secondary"),
         state,
         label,
     )
@@ -43,11 +52,25 @@ def side_badge(side):
     if not side:
         return ""
     side = str(side)
+    return _SIDE_BADGES.get(side) or _side_badge(side)
+
+
+def _side_badge(side: str):
     return format_html('<span class="badge side-badge side-{}">{}</span>', side, side.capitalize())
+
+
+_SIDE_BADGES = {side: _side_badge(side) for side in ("marketing", "sales")}
 
 
 @register.simple_tag
 def fit_badge(score):
+    if score is None or type(score) is int:
+        return _fit_badge(score)
+    return _fit_badge.__wrapped__(score)  # not cached: 50.0 would be taken for 50
+
+
+@functools.lru_cache(maxsize=256)
+def _fit_badge(score):
     if score is None:
         return format_html(
             '<span class="badge text-bg-light border" title="{}">not scored</span>',
@@ -115,10 +138,15 @@ def nav_active(context, *names):
 @register.simple_tag
 def proposal(nomination):
     """A nomination's change in a few words: "Add · Tier 2", "Move to Tier 1", "Remove"."""
-    if nomination.kind == "add":
-        return format_html("Add · <strong>Tier {}</strong>", nomination.tier)
-    if nomination.kind == "change_tier":
-        return format_html("Move to <strong>Tier {}</strong>", nomination.tier)
+    return _proposal(str(nomination.kind), nomination.tier)
+
+
+@functools.lru_cache(maxsize=64)
+def _proposal(kind: str, tier):
+    if kind == "add":
+        return format_html("Add · <strong>Tier {}</strong>", tier)
+    if kind == "change_tier":
+        return format_html("Move to <strong>Tier {}</strong>", tier)
     return "Remove"
 
 
