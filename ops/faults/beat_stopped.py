@@ -1,10 +1,10 @@
 """Beat stopped for an hour: what waits for the sweeper waits in the outbox; it catches up.
 
 1. Accord on a throw-away database, a redis-server of its own, the HubSpot sandbox (Accord at
-   --rate-limit requests per 10 s, HubSpot's default 100); a Celery worker running, beat not.
+   --rate-limit requests per 10 s, HubSpot's default 100); beat not running.
 2. Changes whose push task never reached a worker: --accounts nominations agreed while Redis
    was down (each approval commits; its task cannot be queued), and --bulk list entries queued
-   in bulk (`outbox.record_cycle`, which queues no task).
+   in bulk (`outbox.record_cycle`, which queues no task). Then a Celery worker starts.
 3. Beat stays away --away seconds (real time) while the worker runs: nothing may move.
    Beat's database is then moved to what an absence of --hours leaves: the last run of every
    periodic task that long ago (with --away 3600 --hours 1, a real hour and nothing moved).
@@ -57,14 +57,16 @@ def run(args, rig, checks) -> None:
         data.propose(people, account, tier=1 + i % 3)
         for i, account in enumerate(data.prospects(args.accounts, prefix="approved"))
     ]
-    celery = rig.add(worker(s.env, rig.directory)).start()
-    rig.say("A worker runs, beat does not; Redis goes down for the approvals …")
+    rig.say("Beat does not run; Redis goes down for the approvals …")
     s.redis.stop()
     for nomination in proposals:
         data.agree(people, nomination)
     s.redis.start()
     total = args.bulk + args.accounts
-    rig.say(f"{args.accounts} approvals made with Redis down; Redis is back")
+    # The worker starts once Redis is back: a worker whose Redis restarts under it is the
+    # Redis fault's subject (kombu may leave its consumer dead, for the supervisor to restart).
+    celery = rig.add(worker(s.env, rig.directory)).start()
+    rig.say(f"{args.accounts} approvals made with Redis down; Redis is back, a worker runs")
     time.sleep(args.away)
     pending = OutboxEntry.objects.filter(state=OutboxState.PENDING).count()
     checks.check(
