@@ -13,7 +13,7 @@ from django.db import connection
 
 from bench.load import pages
 from bench.load.data import load
-from tests.crm.processes import ROOT, WebServer
+from ops.processes import ROOT, WebServer
 from workflow.models import Nomination
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
@@ -44,6 +44,7 @@ def test_a_short_run_of_the_whole_mix_answers_every_request(tmp_path, settings, 
     db = settings.DATABASES["default"]
     web = WebServer(
         {
+            **os.environ,
             "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
             "CELERY_BROKER_URL": "",
             "CRM_BACKEND": "none",
@@ -52,7 +53,7 @@ def test_a_short_run_of_the_whole_mix_answers_every_request(tmp_path, settings, 
             "DEBUG": "false",
             "LOG_LEVEL": "WARNING",
         },
-        log=tmp_path / "gunicorn.log",
+        tmp_path,
         workers=1,
         threads=4,
     ).start()

@@ -35,8 +35,6 @@ import json
 import math
 import os
 import secrets
-import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -63,70 +61,20 @@ os.environ.update(
 
 from bench.common import machine  # noqa: E402
 from bench.load.pages import READS, SIGN_INS, SIGN_OFFS, name_of  # noqa: E402
+from ops.processes import (  # noqa: E402
+    ProcessError,
+    RedisServer,
+    Service,
+    Started,
+    WebServer,
+    beat,
+    children,
+    free_port,
+    worker,
+)
 
 SANDBOX_TOKEN = "accord-load-sandbox-token"
 KEY_PROPERTY = "accord_account_key"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_for(condition, *, timeout: float, what: str, interval: float = 0.2):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise SystemExit(f"Waited {timeout:.0f} s for {what}.")
-        time.sleep(interval)
-
-
-def listening(port: int) -> bool:
-    try:
-        socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-        return True
-    except OSError:
-        return False
-
-
-class Processes:
-    """The processes this run started, each in its own session; stopped by their group id."""
-
-    def __init__(self, out: Path):
-        self.out = out
-        self.started: dict[str, subprocess.Popen] = {}
-
-    def start(self, name: str, command: list[str], env: dict) -> subprocess.Popen:
-        log = open(self.out / f"{name}.log", "ab")  # noqa: SIM115 (the child keeps it)
-        process = subprocess.Popen(
-            command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
-        )
-        log.close()
-        self.started[name] = process
-        return process
-
-    def check(self, name: str) -> bool:
-        process = self.started[name]
-        if process.poll() is not None:
-            tail = (self.out / f"{name}.log").read_text(errors="replace")[-3000:]
-            raise SystemExit(f"{name} exited ({process.returncode}):\n{tail}")
-        return True
-
-    def stop_all(self) -> None:
-        for _name, process in reversed(list(self.started.items())):
-            if process.poll() is None:
-                try:
-                    os.killpg(process.pid, signal.SIGTERM)
-                    process.wait(timeout=20)
-                except subprocess.TimeoutExpired:
-                    os.killpg(process.pid, signal.SIGKILL)
-                    process.wait(timeout=10)
-                except ProcessLookupError:
-                    pass
 
 
 # CPU from /proc ---------------------------------------------------------------------------------
@@ -141,13 +89,6 @@ def cpu_seconds(pid: int) -> float:
     except OSError:
         return 0.0
     return (int(fields[11]) + int(fields[12])) / TICK  # fields 14 and 15 of stat(5)
-
-
-def children(pid: int) -> list[int]:
-    try:
-        return [int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
-    except OSError:
-        return []
 
 
 def cpu_of(pids: list[int]) -> dict[int, float]:
@@ -282,7 +223,17 @@ def read_cpu_log(out: Path, t0: float, t1: float) -> dict[str, list[float]]:
     return by_name
 
 
-def run_once(*, m: int, args, fixture_path: Path, web_url: str, sandbox_url: str, procs, out):
+def run_once(
+    *,
+    m: int,
+    args,
+    fixture_path: Path,
+    web: WebServer,
+    celery: Service,
+    sandbox_url: str,
+    procs,
+    out,
+):
     from django.db import connection
 
     from bench.load.data import refresh
@@ -323,7 +274,7 @@ def run_once(*, m: int, args, fixture_path: Path, web_url: str, sandbox_url: str
         "--csv",
         str(run_dir / "locust"),
         "--host",
-        web_url,
+        web.url,
         "--only-summary",
         "--stop-timeout",
         "15",
@@ -338,19 +289,20 @@ def run_once(*, m: int, args, fixture_path: Path, web_url: str, sandbox_url: str
     watch = CrmWatch(sandbox_url)
     watch.start()
     first_sign_off = _last_pk("workflow.SignOff")
-    master = procs.started["gunicorn"].pid
-    celery = procs.started["celery-worker"].pid
     load_before = os.getloadavg()
     started = time.time()
-    locust = procs.start(f"locust-x{m}", command, env)
+    locust = procs.add(Service(f"locust-x{m}", command, env, out / f"locust-x{m}.log").launch())
     t0 = t1 = cpu0 = cpu1 = None
     loads, next_load = [], 0.0
     try:
-        while locust.poll() is None:
+        running = True
+        while running:
+            # Read after the check: the marks of a locust that has just quit are still seen.
+            running = locust.alive()
             marks = steady_file.read_text().split() if steady_file.exists() else []
             if t0 is None and marks:
                 t0 = time.time()
-                cpu0 = cpu_of(children(master)), cpu_of([celery, *children(celery)])
+                cpu0 = cpu_of(web.workers()), cpu_of([celery.pid, *children(celery.pid)])
                 print(f"  all signed in after {t0 - started:.0f} s; steady window …", flush=True)
             if t1 is None and len(marks) == 2:
                 t1 = time.time()
@@ -358,7 +310,8 @@ def run_once(*, m: int, args, fixture_path: Path, web_url: str, sandbox_url: str
             if t0 is not None and time.monotonic() >= next_load:
                 loads.append(os.getloadavg()[0])
                 next_load = time.monotonic() + 5
-            time.sleep(0.2)
+            if running:
+                time.sleep(0.2)
         if t0 is None or t1 is None:
             raise SystemExit(
                 f"locust stopped before its steady window ended (the sign-ins took longer than "
@@ -605,7 +558,7 @@ def main() -> None:
     print(f"Creating a throw-away database and loading {people} people …", flush=True)
     started = time.perf_counter()
     old_config = setup_databases(verbosity=0, interactive=False)
-    procs = Processes(out)
+    procs = Started()
     try:
         fixture = load(
             accounts=args.accounts,
@@ -620,10 +573,9 @@ def main() -> None:
         print(f"  database ready in {time.perf_counter() - started:.0f} s", flush=True)
 
         db = connection.settings_dict
-        redis_port, sandbox_port, web_port = free_port(), free_port(), free_port()
-        redis = f"redis://127.0.0.1:{redis_port}"
+        redis = RedisServer(out)
+        sandbox_port = free_port()
         sandbox_url = f"http://127.0.0.1:{sandbox_port}"
-        web_url = f"http://127.0.0.1:{web_port}"
         env = {
             **BASE_ENV,
             "DJANGO_SETTINGS_MODULE": "config.settings",
@@ -631,9 +583,9 @@ def main() -> None:
             "DEBUG": "false",
             "SECRET_KEY": secrets.token_urlsafe(50),
             "ALLOWED_HOSTS": "127.0.0.1,localhost",
-            "CELERY_BROKER_URL": f"{redis}/0",
-            "CACHE_URL": f"{redis}/1",
-            "CRM_RATE_LIMIT_REDIS_URL": f"{redis}/1",
+            "CELERY_BROKER_URL": f"{redis.url}/0",
+            "CACHE_URL": f"{redis.url}/1",
+            "CRM_RATE_LIMIT_REDIS_URL": f"{redis.url}/1",
             "CRM_BACKEND": "hubspot",
             "HUBSPOT_BASE_URL": sandbox_url,
             "HUBSPOT_ACCESS_TOKEN": SANDBOX_TOKEN,
@@ -641,22 +593,8 @@ def main() -> None:
             "LOG_LEVEL": "WARNING",
             "ACCORD_LOAD_CPU_DIR": str(out),
         }
-        procs.start(
-            "redis",
-            [
-                "redis-server",
-                "--port",
-                str(redis_port),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-            ],
-            env,
-        )
-        procs.start(
+        procs.add(redis.launch())
+        sandbox = Service(
             "sandbox",
             [
                 sys.executable,
@@ -672,11 +610,12 @@ def main() -> None:
                 "190",
             ],
             env,
+            out / "sandbox.log",
+            port=sandbox_port,
         )
-        wait_for(lambda: procs.check("redis") and listening(redis_port), timeout=20, what="redis")
-        wait_for(
-            lambda: procs.check("sandbox") and listening(sandbox_port), timeout=30, what="sandbox"
-        )
+        procs.add(sandbox.launch())
+        redis.wait_ready(timeout=20)
+        sandbox.wait_ready(timeout=30)
         manage = [sys.executable, "manage.py"]
         subprocess.run([*manage, "crm_setup"], cwd=ROOT, env=env, check=True)
         subprocess.run(
@@ -685,68 +624,26 @@ def main() -> None:
             env=env,
             check=True,
         )
-        procs.start(
-            "gunicorn",
-            [
-                str(BIN / "gunicorn"),
-                "-c",
-                str(ROOT / "bench/load/gunicorn_conf.py"),
-                "config.wsgi:application",
-                "--bind",
-                f"127.0.0.1:{web_port}",
-                f"--workers={args.web_workers}",
-                f"--threads={args.threads}",
-                "--worker-class=gthread",
-                "--timeout=120",
-                # Longer than a person's think time, as a load balancer in front would hold the
-                # browser's connection: with gunicorn's 2 s a request may race the server
-                # closing its idle connection, and fail with a reset.
-                f"--keep-alive={args.keep_alive}",
-                "--log-level=warning",
-                "--access-logfile",
-                str(out / "access.log"),
-            ],
+        web = WebServer(
             env,
-        )
-        celery = [str(BIN / "celery"), "-A", "config"]
-        procs.start(
-            "celery-worker",
-            [
-                *celery,
-                "worker",
-                "--loglevel=INFO",
-                f"--concurrency={args.celery_concurrency}",
-                "--without-gossip",
-                "--without-mingle",
+            out,
+            workers=args.web_workers,
+            threads=args.threads,
+            keep_alive=args.keep_alive,
+            options=[
+                *("-c", str(ROOT / "bench/load/gunicorn_conf.py")),
+                "--log-level=warning",
+                *("--access-logfile", str(out / "access.log")),
             ],
-            # INFO: its "ready." line is how the harness knows it started.
-            {**env, "ACCORD_LOAD_CPU_DIR": "", "LOG_LEVEL": "INFO"},
         )
-        procs.start(
-            "celery-beat",
-            [
-                *celery,
-                "beat",
-                "--loglevel=INFO",
-                "--scheduler",
-                "django_celery_beat.schedulers:DatabaseScheduler",
-                "--schedule",
-                str(out / "celerybeat-schedule"),
-            ],
-            {**env, "ACCORD_LOAD_CPU_DIR": ""},
-        )
-        wait_for(
-            lambda: procs.check("gunicorn") and listening(web_port), timeout=60, what="gunicorn"
-        )
-        wait_for(
-            lambda: (
-                procs.check("celery-worker")
-                and b"ready." in (out / "celery-worker.log").read_bytes()
-            ),
-            timeout=90,
-            what="the Celery worker",
-        )
-        with httpx.Client(base_url=web_url, timeout=30) as client:
+        procs.add(web.launch())
+        # INFO: its "ready." line is how the harness knows it started.
+        celery_env = {**env, "ACCORD_LOAD_CPU_DIR": "", "LOG_LEVEL": "INFO"}
+        celery = procs.add(worker(celery_env, out, concurrency=args.celery_concurrency).launch())
+        procs.add(beat({**env, "ACCORD_LOAD_CPU_DIR": ""}, out).launch())
+        web.wait_ready(timeout=60)
+        celery.wait_ready(timeout=90)
+        with httpx.Client(base_url=web.url, timeout=30) as client:
             for _ in range(2 * args.web_workers):  # each worker imports and connects once
                 assert client.get("/login/").status_code == 200
         settle()
@@ -764,12 +661,13 @@ def main() -> None:
         results = []
         try:
             for m in args.multipliers:
-                warm_up(web_url, fixture)
+                warm_up(web.url, fixture)
                 r = run_once(
                     m=m,
                     args=args,
                     fixture_path=fixture_path,
-                    web_url=web_url,
+                    web=web,
+                    celery=celery,
                     sandbox_url=sandbox_url,
                     procs=procs,
                     out=out,
@@ -781,7 +679,7 @@ def main() -> None:
         targets(results)
         (out / "results.json").write_text(json.dumps(results, indent=2, default=str))
     finally:
-        procs.stop_all()
+        procs.close()
         connection.close()
         teardown_databases(old_config, verbosity=0)
 
@@ -822,4 +720,7 @@ def settle(timeout: float = 120) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    except ProcessError as error:  # a process would not start (stopped by then): one line
+        raise SystemExit(str(error)) from None

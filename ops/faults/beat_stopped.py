@@ -24,7 +24,8 @@ import time
 from datetime import timedelta
 
 from ops.faults import common, data
-from ops.faults.rig import KEY_PROPERTY, beat, eventually, worker
+from ops.faults.rig import KEY_PROPERTY
+from ops.processes import beat, eventually, worker
 
 
 def add_arguments(parser) -> None:

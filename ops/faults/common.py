@@ -13,7 +13,8 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ops.faults.rig import ROOT, Rig, RigError, with_database
+from ops.faults.rig import Rig, with_database
+from ops.processes import ROOT, ProcessError
 
 
 @dataclass
@@ -91,7 +92,7 @@ def migrate(database_url: str) -> None:
         timeout=600,
     )
     if done.returncode != 0:
-        raise RigError(f"migrate failed:\n{done.stderr[-3000:]}")
+        raise ProcessError(f"migrate failed:\n{done.stderr[-3000:]}")
 
 
 def database(args, rig: Rig, *, label: str) -> str:
@@ -101,7 +102,7 @@ def database(args, rig: Rig, *, label: str) -> str:
         return args.database_url
     server = os.environ.get("DATABASE_URL", "")
     if not server.startswith(("postgres://", "postgresql://")):
-        raise RigError(
+        raise ProcessError(
             "Set DATABASE_URL to a PostgreSQL server (a throw-away database is made on it), "
             "or pass --database-url."
         )
@@ -134,7 +135,7 @@ def require_empty() -> None:
     from accounts_app.models import Account
 
     if Account.objects.exists():
-        raise RigError(
+        raise ProcessError(
             "The database already holds accounts: a fault run needs an empty one (leave out "
             "--database-url to have one made and dropped)."
         )
@@ -238,7 +239,7 @@ def finish(fault: str, checks: Checks, *, error: BaseException | None, json_path
             "the run went to its end",
             False,
             f"{type(error).__name__}: {error}"
-            if isinstance(error, RigError)
+            if isinstance(error, ProcessError)
             else "".join(traceback.format_exception(error))[-3000:],
         )
     passed = checks.passed
@@ -272,7 +273,8 @@ def stack(args, rig: Rig, *, label: str, sandbox_rate_limit: int = 100_000, **se
     """Database (see `database`), redis-server and sandbox started, Django set up on them, the
     sandbox given Accord's key property (`crm_setup`). `settings` are environment variables of
     every Accord process (the script's own too)."""
-    from ops.faults.rig import RedisServer, Sandbox, accord_env
+    from ops.faults.rig import Sandbox, accord_env
+    from ops.processes import RedisServer
 
     url = database(args, rig, label=label)
     redis = rig.add(RedisServer(rig.directory).start())

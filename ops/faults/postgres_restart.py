@@ -32,15 +32,8 @@ from collections import Counter
 from dataclasses import dataclass
 
 from ops.faults import common, data
-from ops.faults.rig import (
-    KEY_PROPERTY,
-    PrivatePostgres,
-    RigError,
-    WebServer,
-    eventually,
-    wait_for,
-    worker,
-)
+from ops.faults.rig import KEY_PROPERTY, PrivatePostgres
+from ops.processes import ProcessError, WebServer, eventually, wait_for, worker
 
 PLAIN = ("text/plain", "application/json")
 
@@ -232,7 +225,7 @@ def run(args, rig, checks) -> None:
     from django.db import connection
 
     if args.database_url:
-        raise RigError("postgres-restart runs a cluster of its own: leave out --database-url.")
+        raise ProcessError("postgres-restart runs a cluster of its own: leave out --database-url.")
     rig.say("Starting a PostgreSQL cluster of this run's own …")
     pg = rig.add(PrivatePostgres(rig.directory / "pg")).init()
     pg.start()
@@ -343,7 +336,7 @@ def run(args, rig, checks) -> None:
 
 
 def _children(pid):
-    from ops.faults.rig import children
+    from ops.processes import children
 
     return children(pid)
 

@@ -21,7 +21,8 @@ import re
 import time
 
 from ops.faults import common, data
-from ops.faults.rig import KEY_PROPERTY, RigError, beat, eventually, wait_for, worker
+from ops.faults.rig import KEY_PROPERTY
+from ops.processes import ProcessError, beat, eventually, wait_for, worker
 
 
 def add_arguments(parser) -> None:
@@ -150,7 +151,7 @@ def _busy(args, rig, checks, s, celery) -> None:
 
     try:
         seen = wait_for(fate, timeout=20, interval=0.5, what="the worker to take tasks again")
-    except RigError:
+    except ProcessError:
         seen = "stopped taking tasks"
     rig.say(f"The worker {seen}")
     checks.figure("busy_worker_after_the_restart", seen)

@@ -1,101 +1,28 @@
 """The parts a fault script runs Accord on, each a real process of its own on loopback: a private
 PostgreSQL cluster (for the fault that restarts it), a private redis-server, the HubSpot
-sandbox (in a thread of the script), Celery workers, Celery beat and gunicorn.
+sandbox (in a thread of the script), Celery workers, Celery beat and gunicorn (the generic ones
+from ops/processes.py).
 
 Every process is started in a session of its own and stopped by its process group, by the
 script that started it (`Rig.close()`, also when the script fails). Nothing here touches a
-PostgreSQL or Redis it did not start.
+PostgreSQL or Redis it did not start. A part that would not start or answer raises
+ProcessError: the fault was not run (not a FAIL of Accord).
 """
 
 from __future__ import annotations
 
 import os
-import re
 import shutil
-import signal
-import socket
 import subprocess
-import sys
 import tempfile
 import time
-from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
-ROOT = Path(__file__).resolve().parents[2]
+from ops.processes import ProcessError, Started, free_port, need, wait_for
+
 SANDBOX_TOKEN = "accord-fault-sandbox-token"
 KEY_PROPERTY = "accord_account_key"
-
-
-class RigError(RuntimeError):
-    """A part of the rig would not start or answer: the fault was not run (not a FAIL of
-    Accord)."""
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def listening(port: int) -> bool:
-    try:
-        socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-        return True
-    except OSError:
-        return False
-
-
-def wait_for(condition: Callable[[], object], *, timeout: float, what: str, interval=0.1):
-    """Poll `condition` until it returns something truthy (returned); RigError after
-    `timeout` seconds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise RigError(f"Waited {timeout:.0f} s for {what}.")
-        time.sleep(interval)
-
-
-def eventually(condition: Callable[[], object], *, timeout: float, interval=0.5) -> bool:
-    """Whether `condition` turns true within `timeout` seconds (for what a check then judges)."""
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(interval)
-    return True
-
-
-def stop_group(process: subprocess.Popen | None, sig=signal.SIGTERM, timeout: float = 15) -> None:
-    """Stop a process started with start_new_session=True, and everything it started."""
-    if process is None or process.poll() is not None:
-        return
-    try:
-        os.killpg(process.pid, sig)
-    except ProcessLookupError:
-        return
-    try:
-        process.wait(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)
-        process.wait(timeout=10)
-
-
-def children(pid: int) -> list[int]:
-    try:
-        return [int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
-    except OSError:
-        return []
-
-
-def need(binary: str) -> str:
-    path = shutil.which(binary)
-    if path is None:
-        raise RigError(f"{binary} is not installed.")
-    return path
 
 
 def with_database(url: str, name: str) -> str:
@@ -103,61 +30,6 @@ def with_database(url: str, name: str) -> str:
 
 
 # --- processes --------------------------------------------------------------------------------
-
-
-class Service:
-    """One long-running process with its log in the rig's directory."""
-
-    def __init__(self, name: str, command: list[str], env: dict, log: Path, ready: str = ""):
-        self.name, self.command, self.env, self.log_path = name, command, env, log
-        self.ready_line = ready
-        self.process: subprocess.Popen | None = None
-        self.offset = 0
-        self.starts = 0
-
-    def start(self, timeout: float = 90) -> Service:
-        self.offset = self.log_path.stat().st_size if self.log_path.exists() else 0
-        with open(self.log_path, "ab") as log:
-            self.process = subprocess.Popen(
-                self.command,
-                cwd=ROOT,
-                env=self.env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-        self.starts += 1
-        wait_for(self.ready, timeout=timeout, what=f"{self.name} to start")
-        return self
-
-    def ready(self) -> bool:
-        if self.process.poll() is not None:
-            raise RigError(
-                f"{self.name} exited ({self.process.returncode}):\n{self.output()[-3000:]}"
-            )
-        return not self.ready_line or self.saw(re.escape(self.ready_line)) > 0
-
-    @property
-    def pid(self) -> int | None:
-        return self.process.pid if self.process else None
-
-    def alive(self) -> bool:
-        return self.process is not None and self.process.poll() is None
-
-    def output(self, since_start: bool = True) -> str:
-        data = self.log_path.read_bytes() if self.log_path.exists() else b""
-        return data[self.offset if since_start else 0 :].decode(errors="replace")
-
-    def saw(self, pattern: str) -> int:
-        """How many lines this run of the process logged match the regular expression."""
-        return len(re.findall(pattern, self.output()))
-
-    def kill(self) -> None:
-        """SIGKILL the whole group: the main process and its children, mid-task."""
-        stop_group(self.process, signal.SIGKILL)
-
-    def stop(self) -> None:
-        stop_group(self.process, signal.SIGTERM)
 
 
 class PrivatePostgres:
@@ -287,62 +159,11 @@ class PrivatePostgres:
         ):
             done = subprocess.run(command, capture_output=True, text=True, timeout=300)
             if done.returncode != 0:
-                raise RigError(f"{Path(command[0]).name} failed: {done.stderr[-2000:]}")
+                raise ProcessError(f"{Path(command[0]).name} failed: {done.stderr[-2000:]}")
 
     def close(self) -> None:
         if self.data.exists() and self.running():
             self.stop("immediate")
-
-
-class RedisServer:
-    """A redis-server of the rig's own that keeps nothing on disk: stopped, it forgets every
-    queued task, as a Redis restarted without persistence does."""
-
-    def __init__(self, log_dir: Path, port: int | None = None):
-        self.binary = need("redis-server")
-        self.port = port or free_port()
-        self.url = f"redis://127.0.0.1:{self.port}"
-        self.log_dir = log_dir
-        self.process: subprocess.Popen | None = None
-
-    def start(self) -> RedisServer:
-        with open(self.log_dir / "redis.log", "ab") as log:
-            self.process = subprocess.Popen(
-                [
-                    self.binary,
-                    "--port",
-                    str(self.port),
-                    "--bind",
-                    "127.0.0.1",
-                    "--save",
-                    "",
-                    "--appendonly",
-                    "no",
-                ],
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-        wait_for(self.ping, timeout=20, what=f"redis-server on port {self.port}")
-        return self
-
-    def ping(self) -> bool:
-        import redis
-
-        try:
-            return bool(redis.Redis.from_url(self.url, socket_connect_timeout=0.5).ping())
-        except redis.RedisError:
-            return False
-
-    def queued(self, queue: str = "celery") -> int:
-        """Task messages waiting in a Celery queue (db 0)."""
-        import redis
-
-        return int(redis.Redis.from_url(f"{self.url}/0", socket_connect_timeout=2).llen(queue))
-
-    def stop(self) -> None:
-        stop_group(self.process, signal.SIGKILL)
-        self.process = None
 
 
 class Sandbox:
@@ -421,105 +242,19 @@ def accord_env(*, database_url: str, broker_url: str, sandbox_url: str, **more: 
     return env
 
 
-def worker(env: dict, log_dir: Path, *, beat: bool = False, concurrency: int = 2) -> Service:
-    """`celery -A config worker` (with an embedded beat when `beat`)."""
-    command = [
-        sys.executable,
-        "-m",
-        "celery",
-        "-A",
-        "config",
-        "worker",
-        "--loglevel=INFO",
-        f"--concurrency={concurrency}",
-        "--pool=prefork",
-        "--without-gossip",
-        "--without-mingle",
-        "--without-heartbeat",
-        f"--hostname=fault-{os.getpid()}-{time.monotonic_ns()}@localhost",
-    ]
-    if beat:
-        command += [
-            "--beat",
-            "--scheduler",
-            "django_celery_beat.schedulers:DatabaseScheduler",
-            f"--schedule={log_dir / 'celerybeat-schedule'}",
-        ]
-    return Service("celery worker", command, env, log_dir / "worker.log", ready="ready.")
-
-
-def beat(env: dict, log_dir: Path) -> Service:
-    """`celery -A config beat` with the database scheduler, as production runs it (one)."""
-    return Service(
-        "celery beat",
-        [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "config",
-            "beat",
-            "--loglevel=INFO",
-            "--scheduler",
-            "django_celery_beat.schedulers:DatabaseScheduler",
-            f"--schedule={log_dir / 'celerybeat-schedule'}",
-        ],
-        env,
-        log_dir / "beat.log",
-        ready="beat: Starting",
-    )
-
-
-class WebServer(Service):
-    """gunicorn as production runs it (gthread), on a spare port."""
-
-    def __init__(self, env: dict, log_dir: Path, *, workers: int = 2, threads: int = 4):
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.count = workers
-        super().__init__(
-            "gunicorn",
-            [
-                sys.executable,
-                "-m",
-                "gunicorn",
-                "config.wsgi:application",
-                f"--bind=127.0.0.1:{self.port}",
-                f"--workers={workers}",
-                f"--threads={threads}",
-                "--worker-class=gthread",
-                "--timeout=120",
-                "--keep-alive=75",
-                "--error-logfile=-",
-            ],
-            env,
-            log_dir / "gunicorn.log",
-        )
-
-    def ready(self) -> bool:
-        return super().ready() and listening(self.port)
-
-    def workers(self) -> list[int]:
-        return children(self.pid) if self.pid else []
-
-
 # --- the rig --------------------------------------------------------------------------------
 
 
-class Rig:
+class Rig(Started):
     """What one fault run started, in one directory (logs), closed in reverse order."""
 
     def __init__(self, directory: Path | None = None, *, keep: bool = False):
+        super().__init__()
         self.keep = keep or directory is not None
         self.directory = directory or Path(tempfile.mkdtemp(prefix="accord-fault-"))
         self.directory.mkdir(parents=True, exist_ok=True)
         os.chmod(self.directory, 0o755)
-        self.parts: list = []
         self.t0 = time.monotonic()
-
-    def add(self, part):
-        self.parts.append(part)
-        return part
 
     def at(self) -> float:
         """Seconds since the rig was set up (the time line of what the script prints)."""
@@ -529,11 +264,6 @@ class Rig:
         print(f"[{self.at():6.1f} s] {line}", flush=True)
 
     def close(self) -> None:
-        for part in reversed(self.parts):
-            try:
-                part.close() if hasattr(part, "close") else part.stop()
-            except Exception as error:  # the others must still be stopped
-                print(f"(stopping {type(part).__name__}: {error})", file=sys.stderr)
-        self.parts.clear()
+        super().close()
         if not self.keep:
             shutil.rmtree(self.directory, ignore_errors=True)

@@ -25,7 +25,8 @@ import random
 import time
 
 from ops.faults import common, data
-from ops.faults.rig import KEY_PROPERTY, beat, eventually, wait_for, worker
+from ops.faults.rig import KEY_PROPERTY
+from ops.processes import beat, eventually, wait_for, worker
 
 
 def add_arguments(parser) -> None:

@@ -4,6 +4,7 @@ PostgreSQL. Afterwards every answer is matched to what the database holds and th
 checker (`manage.py check_invariants`) runs over the cycle."""
 
 import io
+import os
 import random
 import threading
 from collections import Counter
@@ -15,7 +16,7 @@ from django.core.management import call_command
 from django.db import connection
 
 from api.services import api_token_issue
-from tests.crm.processes import WebServer
+from ops.processes import WebServer
 from tests.factories import AccountFactory, cycle, person
 from tests.workflow.helpers import nominate
 from workflow.models import Comment, Nomination, NominationEvent, SignOff, State
@@ -34,6 +35,7 @@ def web(tmp_path):
     db = settings.DATABASES["default"]
     server = WebServer(
         {
+            **os.environ,
             "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
             "CONN_MAX_AGE": "0",
             "CELERY_BROKER_URL": "",
@@ -41,7 +43,8 @@ def web(tmp_path):
             "ALLOWED_HOSTS": "127.0.0.1",
             "DEBUG": "false",
         },
-        log=tmp_path / "gunicorn.log",
+        tmp_path,
+        threads=8,
     ).start()
     yield server
     server.stop()

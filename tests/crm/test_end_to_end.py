@@ -9,6 +9,8 @@ tests); on SQLite they skip, except in CI where they fail.
 
 from __future__ import annotations
 
+import os
+
 import pytest
 from django.conf import settings as django_settings
 from django.db import connection
@@ -18,9 +20,11 @@ from accounts_app.models import Account
 from crm import outbox, services
 from crm.models import OutboxEntry, OutboxState, SyncRun, SyncState
 from crm.sandbox import run_sandbox
+from ops import processes
+from ops.processes import Service, wait_for
 from tests.conftest import running_in_ci
 from tests.crm.helpers import KEY_PROPERTY, TOKEN, bulk_list, companies, companies_by_key
-from tests.crm.processes import RedisServer, Worker, wait_for
+from tests.crm.processes import RedisServer
 from tests.factories import AccountFactory
 from tests.workflow.helpers import nominate
 
@@ -98,6 +102,7 @@ def sweeper_every_second(postgres):
 def start_worker(broker, sandbox, sweeper_every_second, tmp_path):
     db = django_settings.DATABASES["default"]
     env = {
+        **os.environ,
         "DATABASE_URL": (
             f"postgres://{db['USER']}:{db.get('PASSWORD') or ''}@{db['HOST']}:{db['PORT']}/"
             f"{db['NAME']}"
@@ -121,10 +126,10 @@ def start_worker(broker, sandbox, sweeper_every_second, tmp_path):
         "CRM_PUSH_CONCURRENCY": "1",
         "LOG_LEVEL": "INFO",
     }
-    started: list[Worker] = []
+    started: list[Service] = []
 
-    def start(**overrides) -> Worker:
-        worker = Worker({**env, **overrides}, beat=True, log=tmp_path / "worker.log")
+    def start(**overrides) -> Service:
+        worker = processes.worker({**env, **overrides}, tmp_path, beat=True)
         started.append(worker)
         return worker.start()
 
@@ -133,7 +138,7 @@ def start_worker(broker, sandbox, sweeper_every_second, tmp_path):
         worker.stop()
 
 
-def situation(worker: Worker | None = None) -> str:
+def situation(worker: Service | None = None) -> str:
     from django.db.models import Count
 
     states = dict(OutboxEntry.objects.values_list("state").annotate(n=Count("pk")))

@@ -8,7 +8,8 @@ import time
 import pytest
 
 from crm.ratelimit import Limit, LocalBucket, RateLimiter, RedisBucket
-from tests.crm.processes import RedisServer, free_port
+from ops.processes import free_port
+from tests.crm.processes import RedisServer
 
 
 def most_in_any_window(moments: list[float], window: float) -> int:

@@ -12,8 +12,8 @@ import pytest
 from django.conf import settings
 from django.db import connection
 
+from ops.processes import ROOT
 from tests.conftest import running_in_ci
-from tests.crm.processes import ROOT
 
 
 def database_url() -> str:

@@ -6,7 +6,8 @@ from datetime import timedelta
 import pytest
 
 from crm.models import OutboxState
-from tests.crm.processes import RedisServer, free_port
+from ops.processes import free_port
+from tests.crm.processes import RedisServer
 
 pytestmark = pytest.mark.django_db
 

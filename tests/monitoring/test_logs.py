@@ -11,8 +11,10 @@ from django.conf import settings as django_settings
 from django.db import connection
 
 from crm.models import SyncRun, SyncState
+from ops import processes
+from ops.processes import ROOT, Service, wait_for
 from tests.conftest import running_in_ci
-from tests.crm.processes import ROOT, RedisServer, Worker, wait_for
+from tests.crm.processes import RedisServer
 from tests.test_settings import STRONG_KEY
 
 LOG_A_LINE = "import logging; logging.getLogger('accord.test').warning('hello %s', 'operator')"
@@ -101,6 +103,7 @@ def worker(settings, tmp_path):
     app._pool, app.amqp._producer_pool = None, None
     db = django_settings.DATABASES["default"]
     env = {
+        **os.environ,
         "DATABASE_URL": (
             f"postgres://{db['USER']}:{db.get('PASSWORD') or ''}@{db['HOST']}:{db['PORT']}/"
             f"{db['NAME']}"
@@ -110,7 +113,7 @@ def worker(settings, tmp_path):
         "CRM_BACKEND": "none",
         "LOG_FORMAT": "json",
     }
-    worker = Worker(env, log=tmp_path / "worker.log").start()
+    worker = processes.worker(env, tmp_path).start()
     yield worker
     worker.stop()
     app.conf.broker_url, app.conf.task_always_eager = saved
@@ -118,7 +121,7 @@ def worker(settings, tmp_path):
     redis.stop()
 
 
-def events(worker: Worker) -> list[dict]:
+def events(worker: Service) -> list[dict]:
     lines = worker.log_path.read_text(errors="replace").splitlines()
     return [json.loads(line) for line in lines if line.startswith("{")]
 

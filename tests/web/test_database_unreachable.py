@@ -8,8 +8,8 @@ from django.test import Client, RequestFactory
 
 from api.services import api_token_issue
 from core.web import DATABASE_UNAVAILABLE, server_error
+from ops.processes import free_port
 from tests.conftest import running_in_ci
-from tests.crm.processes import free_port
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
