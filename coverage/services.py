@@ -498,7 +498,7 @@ def _ended_through(snapshot: Snapshot | None) -> Lengths:
     while snapshot is not None and "stays_ended" not in (snapshot.aggregates or {}):
         chain.append(snapshot)
         snapshot = (
-            Snapshot.objects.filter(cycle_id=snapshot.cycle_id, state=SnapshotState.DONE)
+            _done(snapshot.cycle_id)
             .filter(taken_on__lt=snapshot.taken_on)
             .order_by("-taken_on", "-pk")
             .first()
@@ -759,7 +759,7 @@ def _alignment(cycle: Cycle, as_of: datetime, both_owners_share: float | None) -
 # --- Taking a snapshot -----------------------------------------------------------------------
 
 
-def _done(cycle: Cycle):
+def _done(cycle: Cycle | int):
     return Snapshot.objects.filter(cycle=cycle, state=SnapshotState.DONE)
 
 
