@@ -21,6 +21,7 @@ Target (issue "Proof under load", item 2): page reads at 12 ms of worker CPU or 
 
 import argparse
 import collections
+import itertools
 import io
 import logging
 import os
@@ -28,6 +29,7 @@ import pstats
 import statistics
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -46,13 +48,19 @@ os.environ.setdefault("ALLOWED_HOSTS", "testserver,127.0.0.1")
 from bench.common import machine  # noqa: E402
 
 
-def pages(fixture: dict) -> dict[str, str]:
-    cycle, listed = fixture["cycle"], fixture["listed"]
+def pages(fixture: dict) -> dict[str, str | list[str]]:
+    """Each page of the mix: one URL, or a rotation of URLs (one after the other, as the load
+    run's people visit them: the caches of each are cold at first)."""
+    cycle, listed, in_review = fixture["cycle"], fixture["listed"], fixture["in_review"]
     return {
         "queue (waiting)": "/?tab=waiting",
         "cycle page (list, page 2)": f"/cycles/{cycle}/?page=2",
+        "cycle page (list, each page)": [f"/cycles/{cycle}/?page={n}" for n in range(1, 81)],
         "cycle page (in review)": f"/cycles/{cycle}/?view=nominations&state=in_review",
         "nomination": f"/nominations/{listed[len(listed) // 2]}/",
+        "nomination (each a different one)": [
+            f"/nominations/{pk}/" for pk in [*listed[:100], *in_review[:100]]
+        ],
         "coverage dashboard": f"/cycles/{cycle}/coverage/",
         "coverage table (page 3)": f"/cycles/{cycle}/coverage/accounts/?page=3",
         "coverage table (sorted)": f"/cycles/{cycle}/coverage/accounts/?page=2&sort=-coverage",
@@ -60,9 +68,10 @@ def pages(fixture: dict) -> dict[str, str]:
     }
 
 
-def cpu_per_request(client, url: str, n: int) -> float:
+def cpu_per_request(client, urls: Iterator[str], n: int) -> float:
     started = time.process_time()
     for _ in range(n):
+        url = next(urls)
         response = client.get(url)
         assert response.status_code in (200, 404), (url, response.status_code)
     return (time.process_time() - started) / n * 1000
@@ -75,6 +84,10 @@ def queries_of(client, url: str) -> int:
     with CaptureQueriesContext(connection) as captured:
         client.get(url)
     return len(captured.captured_queries)
+
+
+def rotation(url: str | list[str]) -> Iterator[str]:
+    return itertools.cycle([url] if isinstance(url, str) else url)
 
 
 def by_package(stats: pstats.Stats) -> list[tuple[str, float]]:
@@ -128,13 +141,15 @@ def main() -> None:
         print(f"\n| page | worker CPU per request (ms), median of {args.runs} | runs | queries |")
         print("|---|---|---|---|")
         for name, url in pages(fixture).items():
-            for _ in range(3):
-                client.get(url)
-            runs = [cpu_per_request(client, url, args.requests) for _ in range(args.runs)]
+            urls = rotation(url)
+            if isinstance(url, str):  # warm: the same URL again and again
+                for _ in range(3):
+                    client.get(url)
+            runs = [cpu_per_request(client, urls, args.requests) for _ in range(args.runs)]
             shown = ", ".join(f"{r:.1f}" for r in runs)
             print(
                 f"| {name} | **{statistics.median(runs):.1f}** | {shown} | "
-                f"{queries_of(client, url)} |",
+                f"{queries_of(client, next(urls))} |",
                 flush=True,
             )
         print("Load average after: {:.2f} {:.2f} {:.2f}".format(*os.getloadavg()))
@@ -144,10 +159,11 @@ def main() -> None:
             )
             import cProfile
 
+            urls = rotation(url)
             profile = cProfile.Profile(time.process_time)
             profile.enable()
             for _ in range(args.requests):
-                client.get(url)
+                client.get(next(urls))
             profile.disable()
             stats = pstats.Stats(profile)
             print(f"\nWhere the CPU of {name} goes, by package (own time):")

@@ -9,6 +9,7 @@ from django.contrib.auth.backends import ModelBackend
 from django.contrib.auth.models import Group, Permission
 
 from core.backends import AccordBackend
+from core.roles import is_approver, side_of
 
 
 @pytest.fixture
@@ -75,3 +76,39 @@ def test_sessions_are_read_from_the_cache_only_when_every_process_shares_it(cach
         check=True,
     )
     assert out.stdout.strip().splitlines()[-1] == engine
+
+
+def test_signing_in_reads_the_persons_groups_and_permissions_with_the_user_in_one_query_more(
+    person, django_assert_num_queries
+):
+    person.groups.add(Group.objects.get(name="marketing"))
+    with django_assert_num_queries(2):  # the user, then their groups and permissions
+        user = AccordBackend().get_user(person.pk)
+        assert user._accord_groups == {"perm-group", "marketing"}
+        found = user.get_all_permissions()
+        assert side_of(user) == "marketing"
+        assert is_approver(user)
+    assert found == ModelBackend().get_all_permissions(_fresh(person))
+    assert {"workflow.sign_off", "accounts_app.add_activity"} <= found
+
+
+def test_a_person_with_no_group_or_permission_has_none_and_a_superuser_all(person):
+    bare = get_user_model().objects.create_user("bare", password="x")
+    user = AccordBackend().get_user(bare.pk)
+    assert user._accord_groups == frozenset() and user.get_all_permissions() == set()
+    assert side_of(user) is None and not is_approver(user)
+    person.is_superuser = True
+    person.save()
+    boss = AccordBackend().get_user(person.pk)
+    assert boss.get_all_permissions() == {
+        f"{p.content_type.app_label}.{p.codename}"
+        for p in Permission.objects.select_related("content_type")
+    }
+
+
+def test_a_group_taken_away_is_gone_on_the_next_request(person, client):
+    person.groups.add(Group.objects.get(name="sales"))
+    client.force_login(person)
+    assert client.get("/").status_code == 200
+    person.groups.remove(Group.objects.get(name="sales"))
+    assert client.get("/").status_code == 403
