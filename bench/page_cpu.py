@@ -21,8 +21,8 @@ Target (issue "Proof under load", item 2): page reads at 12 ms of worker CPU or 
 
 import argparse
 import collections
-import itertools
 import io
+import itertools
 import logging
 import os
 import pstats
