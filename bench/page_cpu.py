@@ -172,6 +172,7 @@ def main() -> None:
             out = io.StringIO()
             stats.stream = out
             stats.sort_stats("cumulative").print_stats(40)
+            stats.sort_stats("tottime").print_stats(25)
             print(out.getvalue())
     finally:
         teardown_databases(old_config, verbosity=0)

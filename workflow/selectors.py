@@ -22,10 +22,27 @@ from workflow.models import (
 
 # What the `person` filter shows of someone.
 _PERSON = ("first_name", "last_name", "username")
+# What no page shows of someone it names: `people_unshown` leaves it out of the rows it reads.
+_PERSON_UNSHOWN = ("password", "last_login", "is_superuser", "is_staff", "email", "date_joined")
 
 
 def _people(*paths: str) -> list[str]:
     return [f"{path}__{name}" for path in paths for name in _PERSON]
+
+
+def people_unshown(*paths: str) -> list[str]:
+    """For `.defer()`: the columns of the people at `paths` (related through select_related)
+    that a page naming them never shows. Each column is work for the ORM on every row (a page
+    reading its people whole spent a tenth of its time on theirs); anything that does read one
+    later costs a query, which the pages' query-count tests would catch."""
+    return [f"{path}__{name}" for path in paths for name in _PERSON_UNSHOWN]
+
+
+def people_named() -> QuerySet:
+    """People with what a page shows of them (the `person` filter), e.g. for a prefetch."""
+    from django.contrib.auth import get_user_model
+
+    return get_user_model().objects.only(*_PERSON)
 
 
 def nominations_for_list(*, owners: bool = True) -> QuerySet[Nomination]:

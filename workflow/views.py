@@ -8,7 +8,7 @@ from django import forms
 from django.contrib import messages
 from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied
-from django.db.models import Count, Q
+from django.db.models import Count, Prefetch, Q
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.defaultfilters import pluralize
@@ -372,13 +372,10 @@ def nominate(request, pk):
 
 
 def _nomination(pk) -> Nomination:
+    people = ("proposer", "account__sales_owner", "account__marketing_owner")
     return get_object_or_404(
-        Nomination.objects.select_related(
-            "account",
-            "account__sales_owner",
-            "account__marketing_owner",
-            "cycle",
-            "proposer",
+        Nomination.objects.select_related("account", "cycle", *people).defer(
+            *selectors.people_unshown(*people)
         ),
         pk=pk,
     )
@@ -421,7 +418,11 @@ def _tier_full_warning(nomination: Nomination, target) -> str:
 
 def _render_nomination(request, nomination, *, status=200, error=None, error_for="", **bound):
     user = request.user
-    sign_offs = list(nomination.sign_offs.select_related("person").order_by("created_at", "pk"))
+    sign_offs = list(
+        nomination.sign_offs.select_related("person")
+        .defer(*selectors.people_unshown("person"))
+        .order_by("created_at", "pk")
+    )
     statuses = services.side_statuses(nomination, sign_offs=sign_offs)
     actions = _actions_for(nomination, user, sign_offs, statuses)
     target = services.active_target(nomination.cycle, nomination.account)
@@ -434,8 +435,12 @@ def _render_nomination(request, nomination, *, status=200, error=None, error_for
         "earlier_sign_offs": [s for s in sign_offs if s.round != nomination.round],
         "target": target,
         "tier_full": _tier_full_warning(nomination, target) if actions["approve"] else "",
-        "comments": nomination.comments.select_related("author").prefetch_related("mentions"),
-        "events": nomination.events.select_related("actor"),
+        "comments": nomination.comments.select_related("author")
+        .defer(*selectors.people_unshown("author"))
+        .prefetch_related(Prefetch("mentions", selectors.people_named())),
+        "events": nomination.events.select_related("actor").defer(
+            *selectors.people_unshown("actor")
+        ),
         "decision_form": bound.get("decision_form") or DecisionForm(),
         "comment_form": bound.get("comment_form") or CommentForm(),
         "withdraw_form": bound.get("withdraw_form") or WithdrawForm(),

@@ -225,3 +225,41 @@ def test_an_approver_of_the_side_still_waiting_is_offered_approve(in_review, peo
 
     assert 'value="approve"' in html
     assert "has reached its quorum" not in html
+
+
+def test_its_queries_do_not_grow_with_the_discussion_the_rounds_or_the_mentions(
+    changes_requested, people, as_, django_assert_max_num_queries
+):
+    """Comments with mentions, sign-offs of earlier rounds, the timeline and every person they
+    name are read in a constant number of queries (the page reads only the columns it shows of
+    each person: one it forgot would cost a query per row)."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    n = changes_requested
+    client = as_(people.sales_approver)
+
+    def queries() -> int:
+        client.get(reverse("workflow:nomination", args=[n.pk]))  # warm
+        with CaptureQueriesContext(connection) as captured:
+            page = page_of(client, n)
+        return len(captured.captured_queries), page
+
+    services.comment_create(nomination=n, by=people.marketer, body="First @sales_approver")
+    services.nomination_resubmit(nomination=n, by=people.marketer, note="Tier 2 then.", tier=2)
+    few, _ = queries()  # in review, round 2
+    services.nomination_sign_off(
+        nomination=n, by=people.sales_approver, decision="request_changes", note="Not yet."
+    )
+    services.nomination_resubmit(nomination=n, by=people.marketer, note="Again.")
+    for i in range(15):
+        author = (people.sales_member, people.marketer, people.ops)[i % 3]
+        services.comment_create(
+            nomination=n, by=author, body=f"Point {i} for @marketer and @sales_approver"
+        )
+    many, page = queries()
+    assert many == few
+    assert page.count("Point ") == 15 and "Round 2:" in page  # in review, round 3
+    assert people.ops.get_full_name() in page
+    with django_assert_max_num_queries(12):
+        page_of(client, n)
