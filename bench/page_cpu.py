@@ -9,12 +9,15 @@
    snapshot, --people people of both sides, 300 nominations in review).
 2. Signs in as a marketer of the busy team and requests each page of the load run's mix in
    process (Django's test client through every middleware, DEBUG off, JSON logs written to
-   /dev/null as gunicorn's would be to a file): three warm-up requests, then --runs runs of
-   --requests requests. Reports the process CPU time per request (time.process_time, so the
-   database's own time and any wait are not counted; the median of the runs) and the SQL
-   queries of one request.
-3. With --profile PAGE, profiles that page's requests (cProfile on CPU time) and prints where
-   the time goes by package and the functions that cost most.
+   /dev/null as gunicorn's would be to a file, the cache and sessions in Redis database 9 of
+   127.0.0.1:6379 unless CACHE_URL says otherwise, emptied first): a page of one URL gets three
+   warm-up requests, a page of many (a rotation, as the load run's people visit them) none;
+   then --runs runs of --requests requests. Reports the process CPU time per request
+   (time.process_time, so the database's own time and any wait are not counted; the median of
+   the runs) and the SQL queries of one request.
+3. With --profile PAGE, profiles that page's requests (cProfile on CPU time; with --cold, the
+   cache emptied first) and prints where the time goes by package and the functions that cost
+   most (PAGE_CPU_LINES of them, 40 unless set).
 
 Target (issue "Proof under load", item 2): page reads at 12 ms of worker CPU or less.
 """
@@ -44,6 +47,9 @@ os.environ.update(
     LOG_LEVEL="INFO",
 )
 os.environ.setdefault("ALLOWED_HOSTS", "testserver,127.0.0.1")
+# The cache and sessions in Redis, as in the load run and production (a process's memory cache
+# holds 300 entries: a rotation of more pages would never hit it). Emptied at the start.
+os.environ.setdefault("CACHE_URL", "redis://127.0.0.1:6379/9")
 
 from bench.common import machine  # noqa: E402
 
@@ -64,6 +70,11 @@ def pages(fixture: dict) -> dict[str, str | list[str]]:
         "coverage dashboard": f"/cycles/{cycle}/coverage/",
         "coverage table (page 3)": f"/cycles/{cycle}/coverage/accounts/?page=3",
         "coverage table (sorted)": f"/cycles/{cycle}/coverage/accounts/?page=2&sort=-coverage",
+        "coverage table (each of the mix's 60)": [
+            f"/cycles/{cycle}/coverage/accounts/?page={page}{sort}"
+            for sort in ("", "&sort=-coverage", "&gap=missing_role")
+            for page in range(1, 21)
+        ],
         "a page that is not there": "/nothing-here/",
     }
 
@@ -111,12 +122,16 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=20)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--profile", help="a page's name (or the start of it) to profile")
+    parser.add_argument(
+        "--cold", action="store_true", help="empty the cache before profiling (first renders)"
+    )
     args = parser.parse_args()
 
     import django
 
     django.setup()
     from django.contrib.auth import get_user_model
+    from django.core.cache import cache
     from django.db import connection
     from django.test import Client
     from django.test.utils import setup_databases, teardown_databases
@@ -133,6 +148,7 @@ def main() -> None:
     old_config = setup_databases(verbosity=0, interactive=False)
     try:
         fixture = load(accounts=args.accounts, people=args.people, busy_team=200, say=lambda _: 0)
+        cache.clear()
         print(f"Machine: {machine()}")
         print("Load average before: {:.2f} {:.2f} {:.2f}".format(*os.getloadavg()))
         user = get_user_model().objects.get(username=fixture["people"][0]["username"])
@@ -160,6 +176,8 @@ def main() -> None:
             import cProfile
 
             urls = rotation(url)
+            if args.cold:
+                cache.clear()
             profile = cProfile.Profile(time.process_time)
             profile.enable()
             for _ in range(args.requests):
@@ -171,7 +189,7 @@ def main() -> None:
                 print(f"  {key:30s} {share:6.1%}")
             out = io.StringIO()
             stats.stream = out
-            stats.sort_stats("cumulative").print_stats(40)
+            stats.sort_stats("cumulative").print_stats(int(os.environ.get("PAGE_CPU_LINES", "40")))
             stats.sort_stats("tottime").print_stats(25)
             print(out.getvalue())
     finally:

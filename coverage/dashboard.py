@@ -160,14 +160,11 @@ def account_stage_history(*, account_id: int) -> list[dict]:
 
 
 def account_coverage_in(*, snapshot: Snapshot | None, account_id: int) -> AccountCoverage | None:
-    """The account's row in `snapshot` (None when it was not on the list then)."""
+    """The account's row in `snapshot` (None when it was not on the list then), without its
+    owners (the nomination page names them from the account)."""
     if snapshot is None:
         return None
-    return (
-        AccountCoverage.objects.filter(snapshot=snapshot, account_id=account_id)
-        .select_related("sales_owner", "marketing_owner")
-        .first()
-    )
+    return AccountCoverage.objects.filter(snapshot=snapshot, account_id=account_id).first()
 
 
 def cycles_with_latest_snapshot():

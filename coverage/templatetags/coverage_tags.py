@@ -96,7 +96,8 @@ def nomination_coverage_panel(nomination):
     key = f"{prefix}:nomination-panel:v{NOMINATION_PANEL_VERSION}:{nomination.account_id}"
     html = cache.get(key)
     if html is None:
-        snapshot = Snapshot.objects.get(pk=snapshot_id)
+        # Not its aggregates (the dashboard's figures, kilobytes of JSON): the panel shows none.
+        snapshot = Snapshot.objects.defer("aggregates").get(pk=snapshot_id)
         row = account_coverage_in(snapshot=snapshot, account_id=nomination.account_id)
         html = render_to_string(
             NOMINATION_PANEL,

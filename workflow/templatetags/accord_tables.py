@@ -21,19 +21,11 @@ from django.utils.timesince import timesince
 from django.utils.timezone import get_current_timezone_name, template_localtime
 from django.utils.translation import get_language
 
+from core.web import link_to
 from workflow.models import State
 from workflow.templatetags.accord import fit_badge, person, proposal, side_badge, state_badge
 
 register = template.Library()
-
-_SENTINEL = 918273645
-
-
-def link_to(name: str, *args):
-    """A function of an id giving `reverse(name, args=[*args, id])`, reversed once: for a
-    table's rows, each of which links to the same page of another object."""
-    head, tail = reverse(name, args=[*args, _SENTINEL]).rsplit(str(_SENTINEL), 1)
-    return lambda pk: f"{head}{int(pk)}{tail}"
 
 
 def text(value) -> str:
