@@ -25,6 +25,9 @@ def taken(world, people):
     people.sales_member.first_name = ""
     people.sales_member.last_name = ""
     people.sales_member.save()
+    marketer = Account.objects.get(name="Acme").marketing_owner
+    marketer.first_name = "<i>Sam</i>"
+    marketer.save()
     return snapshot_take(cycle=world.cycle, as_of=world.as_of)
 
 
@@ -69,3 +72,32 @@ def test_a_second_page_and_an_empty_table_are_the_stock_templates_too(taken, peo
     stock, ours = both_ways(taken, people.marketing_member, rows=AccountCoverage.objects.none())
     assert stock == ours
     assert "No target account matches these filters." in ours
+
+
+LOOP = (
+    '{% for value, label in field.field.choices %}<option value="{{ value }}" {% if '
+    "field.value|stringformat:'s' == value|stringformat:'s' %}selected{% endif %}>{{ label }}"
+    "</option>{% endfor %}"
+)
+
+
+@pytest.mark.parametrize("query", ["", "tier=2&gap=missing_role", "sales_owner={seller}"])
+def test_the_filters_options_are_the_template_loops(taken, people, query):
+    from django.template import Context, Template
+
+    from coverage.filters import AccountCoverageFilter
+
+    request = RequestFactory().get(f"/?{query.format(seller=people.sales_member.pk)}")
+    filters = AccountCoverageFilter(
+        request.GET, queryset=snapshot_rows(snapshot=taken), snapshot=taken, user=people.ops
+    )
+    loop = Template(LOOP)
+    ours = Template("{% load coverage_tags %}{{ field|select_options }}")
+    selects = [f for f in filters.form if f.field.widget.input_type == "select"]
+    assert len(selects) >= 5
+    for field in selects:
+        expected = loop.render(Context({"field": field}))
+        assert ours.render(Context({"field": field})) == expected
+    shown = "".join(ours.render(Context({"field": f})) for f in selects)
+    assert "&lt;i&gt;Sam&lt;/i&gt;" in shown
+    assert shown.count(" selected>") == len([p for p in request.GET if request.GET[p]])
