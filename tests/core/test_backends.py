@@ -78,11 +78,11 @@ def test_sessions_are_read_from_the_cache_only_when_every_process_shares_it(cach
     assert out.stdout.strip().splitlines()[-1] == engine
 
 
-def test_signing_in_reads_the_persons_groups_and_permissions_with_the_user_in_one_query_more(
+def test_a_request_reads_the_person_with_their_groups_and_permissions_in_one_query(
     person, django_assert_num_queries
 ):
     person.groups.add(Group.objects.get(name="marketing"))
-    with django_assert_num_queries(2):  # the user, then their groups and permissions
+    with django_assert_num_queries(1):  # the user with their groups and permissions
         user = AccordBackend().get_user(person.pk)
         assert user._accord_groups == {"perm-group", "marketing"}
         found = user.get_all_permissions()
@@ -112,3 +112,18 @@ def test_a_group_taken_away_is_gone_on_the_next_request(person, client):
     assert client.get("/").status_code == 200
     person.groups.remove(Group.objects.get(name="sales"))
     assert client.get("/").status_code == 403
+
+
+def test_no_user_for_an_unknown_a_malformed_or_an_inactive_id_and_fields_typed_as_the_orms(person):
+    import datetime as dt
+
+    backend = AccordBackend()
+    assert backend.get_user(999_999) is None
+    assert backend.get_user("not-a-number") is None
+    user = backend.get_user(str(person.pk))  # as the session holds it
+    assert user == person and isinstance(user.date_joined, dt.datetime)
+    assert user.date_joined == _fresh(person).date_joined and user.password == person.password
+    assert not hasattr(user, "accord_role_kind")
+    person.is_active = False
+    person.save()
+    assert backend.get_user(person.pk) is None
