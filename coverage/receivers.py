@@ -1,8 +1,18 @@
-"""Coverage listens: a finished CRM pull brings new contacts, deals and activities."""
+"""Coverage listens: a finished CRM pull brings new contacts, deals and activities; a snapshot
+saved or deleted changes which is its cycle's latest."""
 
+from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 
 from core.hooks import pull_finished
+from coverage.models import Snapshot
+from coverage.selectors import forget_latest_key
+
+
+@receiver(post_save, sender=Snapshot, dispatch_uid="coverage.latest_after_save")
+@receiver(post_delete, sender=Snapshot, dispatch_uid="coverage.latest_after_delete")
+def _forget_latest(sender, instance: Snapshot, **kwargs) -> None:
+    forget_latest_key(instance.cycle_id)
 
 
 @receiver(pull_finished, dispatch_uid="coverage.snapshots_after_pull")

@@ -6,6 +6,8 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from django.conf import settings
+from django.core.cache import cache
+from django.db import transaction
 from django.db.models import QuerySet
 from django.db.models.fields.json import KeyTransform
 from django.utils import timezone
@@ -44,11 +46,35 @@ def snapshot_latest(*, cycle_id: int, aggregates: bool = True) -> Snapshot | Non
     return latest.first()
 
 
+# Which snapshot is a cycle's latest, kept in the cache for the pages that show a part of it
+# (the nomination page's panel: a query a page less). Forgotten when a snapshot of the cycle
+# finishes, is saved or deleted (coverage.receivers); the time limit bounds a reader that read
+# the database just before a snapshot finished and wrote the cache just after.
+LATEST_SECONDS = 300
+
+
+def _latest_cache_key(cycle_id: int) -> str:
+    return f"coverage:latest-snapshot:{cycle_id}"
+
+
 def snapshot_latest_key(*, cycle_id: int) -> tuple[int, str] | None:
     """(id, cache key) of the cycle's latest finished snapshot, read without the snapshot
     itself (for a page part cached per snapshot); None before the first."""
-    latest = _done_newest_first(cycle_id).values_list("pk", "finished_at").first()
-    return (latest[0], snapshot_cache_key(*latest)) if latest else None
+    latest = cache.get(_latest_cache_key(cycle_id))
+    if latest is None:
+        found = _done_newest_first(cycle_id).values_list("pk", "finished_at").first()
+        latest = (found[0], snapshot_cache_key(*found)) if found else ()
+        cache.set(_latest_cache_key(cycle_id), latest, LATEST_SECONDS)
+    return tuple(latest) or None
+
+
+def forget_latest_key(cycle_id: int) -> None:
+    """When the cycle's snapshots change: the next reader reads its latest again. Forgotten
+    now (for a reader in this transaction) and once the change is committed (for the others,
+    who may have read the database, and written the cache, in between)."""
+    key = _latest_cache_key(cycle_id)
+    cache.delete(key)
+    transaction.on_commit(lambda: cache.delete(key), robust=True)
 
 
 def snapshot_cache_key(snapshot_id: int, finished_at) -> str:

@@ -37,7 +37,7 @@ from coverage.models import (
     Stage,
     gap_field,
 )
-from coverage.selectors import definitions_effective, stale_before
+from coverage.selectors import definitions_effective, forget_latest_key, stale_before
 from workflow import quorum
 from workflow.models import (
     OPEN_STATES,
@@ -865,6 +865,7 @@ def snapshot_take(
                 alignment=alignment,
                 finished_at=timezone.now(),
             )
+            forget_latest_key(cycle.pk)
     except BaseException as error:
         AccountCoverage.objects.filter(snapshot=snapshot).delete()
         Snapshot.objects.filter(pk=snapshot.pk).update(

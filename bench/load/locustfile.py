@@ -18,8 +18,9 @@ GET of its page, counted as that page). Each simulated person is one person of t
 Sign-in: each person signs in once, through the form, when they start (the ramp of the run:
 locust's spawn rate is the sign-in burst), and keeps the session. After every
 ACCORD_LOAD_SIGN_IN_AGAIN_EVERY-th action on average, a person signs out and in again. The
-steady window starts when the last person has tried to sign in and lasts
-ACCORD_LOAD_STEADY_SECONDS; then the run stops itself.
+steady window starts ACCORD_LOAD_SETTLE_SECONDS after the last person has tried to sign in (the
+requests queued behind the burst's last password checks are the ramp's, not the steady load's)
+and lasts ACCORD_LOAD_STEADY_SECONDS; then the run stops itself.
 
 Environment (run.py sets it): ACCORD_LOAD_FIXTURE (JSON from bench/load/data.py),
 ACCORD_LOAD_PEOPLE, ACCORD_LOAD_POLLERS, ACCORD_LOAD_STEADY_SECONDS, ACCORD_LOAD_THINK
@@ -46,6 +47,7 @@ FIXTURE = json.loads(Path(os.environ["ACCORD_LOAD_FIXTURE"]).read_text())
 PEOPLE = int(os.environ.get("ACCORD_LOAD_PEOPLE", "200"))
 POLLERS = int(os.environ.get("ACCORD_LOAD_POLLERS", "1"))
 STEADY_SECONDS = float(os.environ.get("ACCORD_LOAD_STEADY_SECONDS", "60"))
+SETTLE_SECONDS = float(os.environ.get("ACCORD_LOAD_SETTLE_SECONDS", "5"))
 THINK = tuple(float(s) for s in os.environ.get("ACCORD_LOAD_THINK", "10,30").split(","))
 POLL_SECONDS = float(os.environ.get("ACCORD_LOAD_POLL_SECONDS", "10"))
 SIGN_IN_AGAIN_EVERY = int(os.environ.get("ACCORD_LOAD_SIGN_IN_AGAIN_EVERY", "60"))
@@ -100,11 +102,15 @@ def _write_samples(environment, **kw):
 
 def _person_ready(environment) -> None:
     Run.tried_sign_in += 1
-    if Run.tried_sign_in == PEOPLE and Run.steady_at is None:
-        Run.steady_at = time.time()
-        if STEADY_FILE:
-            Path(STEADY_FILE).write_text(f"{Run.steady_at}\n")
-        gevent.spawn_later(STEADY_SECONDS, _end, environment)
+    if Run.tried_sign_in == PEOPLE:
+        gevent.spawn_later(SETTLE_SECONDS, _start_steady, environment)
+
+
+def _start_steady(environment) -> None:
+    Run.steady_at = time.time()
+    if STEADY_FILE:
+        Path(STEADY_FILE).write_text(f"{Run.steady_at}\n")
+    gevent.spawn_later(STEADY_SECONDS, _end, environment)
 
 
 def _end(environment) -> None:

@@ -16,8 +16,9 @@
    hooks), a Celery worker and Celery beat, with CRM_BACKEND=hubspot pointing at the sandbox.
    The agreed list is pushed to the sandbox once before the runs (`crm_push --cycle`).
 3. For each multiplier m: `locust --headless` with busy-team × m people and m CRM-side jobs
-   (bench/load/locustfile.py). The people sign in over --ramp seconds (the sign-in burst),
-   then the steady window lasts --duration seconds. Meanwhile a watcher polls the database for
+   (bench/load/locustfile.py). The people sign in over --ramp seconds (the sign-in burst);
+   --settle seconds after the last sign-in the steady window begins and lasts --duration
+   seconds. Meanwhile a watcher polls the database for
    approvals and the sandbox's API (batch read by the account key property) until each
    approved company is flagged as a target account.
 4. Prints, for the steady window: per endpoint requests/s, p50/p95/p99 and errors, the worker
@@ -252,6 +253,7 @@ def run_once(
         "ACCORD_LOAD_PEOPLE": str(people),
         "ACCORD_LOAD_POLLERS": str(pollers),
         "ACCORD_LOAD_STEADY_SECONDS": str(args.duration),
+        "ACCORD_LOAD_SETTLE_SECONDS": str(args.settle),
         "ACCORD_LOAD_THINK": args.think,
         "ACCORD_LOAD_POLL_SECONDS": str(args.poll_seconds),
         "ACCORD_LOAD_SAMPLES": str(samples_file),
@@ -259,7 +261,7 @@ def run_once(
     }
     spawn_rate = people / args.ramp
     # A bound, not the plan: the steady window ends the run (the locustfile stops itself).
-    hard_limit = int(args.max_ramp + args.duration + 60)
+    hard_limit = int(args.max_ramp + args.settle + args.duration + 60)
     command = [
         str(BIN / "locust"),
         "-f",
@@ -523,6 +525,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--multipliers", type=int, nargs="+", default=[1, 2, 4])
     parser.add_argument("--duration", type=float, default=60, help="steady window, seconds")
+    parser.add_argument(
+        "--settle",
+        type=float,
+        default=5,
+        help="seconds from the last sign-in to the steady window (the burst's queue drains)",
+    )
     parser.add_argument("--busy-team", type=int, default=200, help="people at 1×")
     parser.add_argument("--ramp", type=float, default=60, help="seconds for all to sign in")
     parser.add_argument(

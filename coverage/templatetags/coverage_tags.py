@@ -7,7 +7,7 @@ from decimal import Decimal, InvalidOperation
 from django import template
 from django.core.cache import cache
 from django.template.loader import render_to_string
-from django.utils.html import conditional_escape, format_html
+from django.utils.html import format_html
 from django.utils.safestring import mark_safe
 
 from coverage.dashboard import account_coverage_in, account_stage_history, gap_reasons
@@ -34,23 +34,6 @@ def money(value):
         return f"{Decimal(str(value)):,.0f}"
     except (InvalidOperation, ValueError):
         return "—"
-
-
-@register.filter
-def select_options(field):
-    """The <option>s of a choice field's <select>, the one whose value the form holds selected:
-    what `{% for value, label in field.field.choices %}<option value="{{ value }}" {% if
-    field.value|stringformat:'s' == value|stringformat:'s' %}selected{% endif %}>{{ label }}
-    </option>{% endfor %}` wrote, without a template loop (the owner filters list every person
-    of a side: hundreds of options, most of a first rendering of the coverage table)."""
-    chosen = str(field.value())
-    return mark_safe(
-        "".join(
-            f'<option value="{conditional_escape(value)}" '
-            f"{'selected' if str(value) == chosen else ''}>{conditional_escape(label)}</option>"
-            for value, label in field.field.choices
-        )
-    )
 
 
 @register.filter

@@ -93,3 +93,20 @@ def test_the_nomination_panel_is_rendered_once_per_snapshot_and_shows_a_new_one(
     snapshot_take(cycle=world.cycle, as_of=world.as_of)
     assert _sales_touches(other.get(url)) == "1 in 30 d · 1 in 90 d"
     assert _sales_touches(reader.get(url)) == "1 in 30 d · 1 in 90 d"
+
+
+def test_the_latest_snapshot_is_remembered_until_one_finishes_or_is_deleted(
+    world, django_assert_num_queries
+):
+    from coverage.selectors import snapshot_latest_key
+
+    cycle = world.cycle.pk
+    assert snapshot_latest_key(cycle_id=cycle) is None
+    first = snapshot_take(cycle=world.cycle, as_of=world.as_of - timedelta(days=2))
+    assert snapshot_latest_key(cycle_id=cycle)[0] == first.pk
+    with django_assert_num_queries(0):
+        assert snapshot_latest_key(cycle_id=cycle)[0] == first.pk
+    second = snapshot_take(cycle=world.cycle, as_of=world.as_of)
+    assert snapshot_latest_key(cycle_id=cycle)[0] == second.pk
+    second.delete()
+    assert snapshot_latest_key(cycle_id=cycle)[0] == first.pk
