@@ -26,7 +26,8 @@ _PERSON = ("first_name", "last_name", "username")
 _PERSON_UNSHOWN = ("password", "last_login", "is_superuser", "is_staff", "email", "date_joined")
 
 
-def _people(*paths: str) -> list[str]:
+def people_shown(*paths: str) -> list[str]:
+    """For `.only()`: the columns of the people at `paths` that the `person` filter shows."""
     return [f"{path}__{name}" for path in paths for name in _PERSON]
 
 
@@ -66,11 +67,11 @@ def nominations_for_list(*, owners: bool = True) -> QuerySet[Nomination]:
         "cycle__name",
         "cycle__state",
         "cycle__reminder_after_hours",
-        *_people("proposer"),
+        *people_shown("proposer"),
     ]
     if owners:
         related += ["account__sales_owner", "account__marketing_owner"]
-        columns += _people("account__sales_owner", "account__marketing_owner")
+        columns += people_shown("account__sales_owner", "account__marketing_owner")
     return Nomination.objects.select_related(*related).only(*columns)
 
 
