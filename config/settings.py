@@ -241,6 +241,8 @@ REST_FRAMEWORK = {
 # Throttle counters live in the default cache: set CACHE_URL (e.g. redis://127.0.0.1:6379/1) so
 # several web processes share them; the embedded default keeps them per process.
 CACHES = {"default": env.cache_url("CACHE_URL", default="locmemcache://")}
+if CACHES["default"]["BACKEND"] == "django.core.cache.backends.redis.RedisCache":
+    CACHES["default"]["BACKEND"] = "core.cache.RedisCache"  # one redis-py client, not one a call
 # Sessions are read from the cache when every web process shares it (Redis): a query less on
 # every request. With the default memory cache, one per process, a session ended (signed out)
 # in one process would live on in the others' caches: there they are read from the database.
