@@ -246,9 +246,10 @@ if CACHES["default"]["BACKEND"] == "django.core.cache.backends.redis.RedisCache"
 # Sessions are read from the cache when every web process shares it (Redis): a query less on
 # every request. With the default memory cache, one per process, a session ended (signed out)
 # in one process would live on in the others' caches: there they are read from the database.
+CACHE_SHARED = "redis" in CACHES["default"]["BACKEND"].lower()  # by every web and worker process
 SESSION_ENGINE = (
     "django.contrib.sessions.backends.cached_db"
-    if "redis" in CACHES["default"]["BACKEND"].lower()
+    if CACHE_SHARED
     else "django.contrib.sessions.backends.db"
 )
 

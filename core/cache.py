@@ -17,13 +17,11 @@ class _Client(RedisCacheClient):
         self._clients = {}
 
     def get_client(self, key=None, *, write=False):
-        index = self._get_connection_pool_index(write)
-        client = self._clients.get(index)
+        pool = self._get_connection_pool(write)  # a read may go to any replica: pick once
+        client = self._clients.get(pool)
         if client is None:
             # Two threads may both make one here: either is fine, the pool is shared.
-            client = self._clients[index] = self._client(
-                connection_pool=self._get_connection_pool(write)
-            )
+            client = self._clients[pool] = self._client(connection_pool=pool)
         return client
 
 

@@ -47,9 +47,11 @@ def snapshot_latest(*, cycle_id: int, aggregates: bool = True) -> Snapshot | Non
 
 
 # Which snapshot is a cycle's latest, kept in the cache for the pages that show a part of it
-# (the nomination page's panel: a query a page less). Forgotten when a snapshot of the cycle
-# finishes, is saved or deleted (coverage.receivers); the time limit bounds a reader that read
-# the database just before a snapshot finished and wrote the cache just after.
+# (the nomination page's panel: a query a page less), when the cache is shared by every process
+# (Redis: a snapshot is taken by a worker, and the web processes must hear of it). Forgotten
+# when a snapshot of the cycle finishes, is saved or deleted (coverage.receivers); the time
+# limit bounds a reader that read the database just before a snapshot finished and wrote the
+# cache just after (a snapshot that reader names may be gone: the panel then reads again).
 LATEST_SECONDS = 300
 
 
@@ -60,11 +62,13 @@ def _latest_cache_key(cycle_id: int) -> str:
 def snapshot_latest_key(*, cycle_id: int) -> tuple[int, str] | None:
     """(id, cache key) of the cycle's latest finished snapshot, read without the snapshot
     itself (for a page part cached per snapshot); None before the first."""
-    latest = cache.get(_latest_cache_key(cycle_id))
+    shared = settings.CACHE_SHARED
+    latest = cache.get(_latest_cache_key(cycle_id)) if shared else None
     if latest is None:
         found = _done_newest_first(cycle_id).values_list("pk", "finished_at").first()
         latest = (found[0], snapshot_cache_key(*found)) if found else ()
-        cache.set(_latest_cache_key(cycle_id), latest, LATEST_SECONDS)
+        if shared:
+            cache.set(_latest_cache_key(cycle_id), latest, LATEST_SECONDS)
     return tuple(latest) or None
 
 

@@ -29,16 +29,6 @@ def _eager_celery(settings):
     app.conf.task_always_eager = True
 
 
-@pytest.fixture(autouse=True)
-def _empty_cache():
-    """Each test starts with an empty cache (the process's memory cache; no test shares
-    Redis's): what one test cached under an id is not another's, whose rolled-back database
-    (SQLite's) may hand out the same id again."""
-    from django.core.cache import cache
-
-    cache.clear()
-
-
 @pytest.fixture
 def broker_down():
     """Redis is down: tasks are published to a broker that refuses the connection, and kombu

@@ -12,7 +12,7 @@ from django.utils.safestring import mark_safe
 
 from coverage.dashboard import account_coverage_in, account_stage_history, gap_reasons
 from coverage.models import Snapshot, Stage
-from coverage.selectors import snapshot_latest_key
+from coverage.selectors import forget_latest_key, snapshot_latest_key
 
 register = template.Library()
 
@@ -85,7 +85,7 @@ NOMINATION_PANEL_SECONDS = 60 * 60 * 24
 
 
 @register.simple_tag
-def nomination_coverage_panel(nomination):
+def nomination_coverage_panel(nomination, *, again: bool = True):
     """The latest snapshot's facts on the nomination's account. It shows nothing of its reader
     and a finished snapshot never changes, so it is rendered once per snapshot and account and
     kept: a query a page instead of three, and no rendering."""
@@ -97,7 +97,12 @@ def nomination_coverage_panel(nomination):
     html = cache.get(key)
     if html is None:
         # Not its aggregates (the dashboard's figures, kilobytes of JSON): the panel shows none.
-        snapshot = Snapshot.objects.defer("aggregates").get(pk=snapshot_id)
+        snapshot = Snapshot.objects.defer("aggregates").filter(pk=snapshot_id).first()
+        if snapshot is None and again:  # replaced since the latest was read (a same-day retake)
+            forget_latest_key(nomination.cycle_id)
+            return nomination_coverage_panel(nomination, again=False)
+        if snapshot is None:
+            return render_to_string(NOMINATION_PANEL, {"snapshot": None})
         row = account_coverage_in(snapshot=snapshot, account_id=nomination.account_id)
         html = render_to_string(
             NOMINATION_PANEL,

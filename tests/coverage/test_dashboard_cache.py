@@ -6,6 +6,7 @@ free text (a search) is not shared."""
 import re
 from datetime import timedelta
 
+import pytest
 from django.urls import reverse
 
 from coverage.services import snapshot_take
@@ -95,12 +96,23 @@ def test_the_nomination_panel_is_rendered_once_per_snapshot_and_shows_a_new_one(
     assert _sales_touches(reader.get(url)) == "1 in 30 d · 1 in 90 d"
 
 
+@pytest.fixture
+def shared_cache(settings):
+    """As with Redis: the latest snapshot is remembered (not with a process's own cache, which
+    the worker taking snapshots could not tell the web processes about)."""
+    from coverage.selectors import forget_latest_key
+
+    settings.CACHE_SHARED = True
+    return forget_latest_key
+
+
 def test_the_latest_snapshot_is_remembered_until_one_finishes_or_is_deleted(
-    world, django_assert_num_queries
+    world, shared_cache, django_assert_num_queries
 ):
     from coverage.selectors import snapshot_latest_key
 
     cycle = world.cycle.pk
+    shared_cache(cycle)
     assert snapshot_latest_key(cycle_id=cycle) is None
     first = snapshot_take(cycle=world.cycle, as_of=world.as_of - timedelta(days=2))
     assert snapshot_latest_key(cycle_id=cycle)[0] == first.pk
@@ -110,3 +122,31 @@ def test_the_latest_snapshot_is_remembered_until_one_finishes_or_is_deleted(
     assert snapshot_latest_key(cycle_id=cycle)[0] == second.pk
     second.delete()
     assert snapshot_latest_key(cycle_id=cycle)[0] == first.pk
+
+
+def test_a_remembered_latest_snapshot_gone_since_is_read_again(world, people, shared_cache):
+    """Another process remembered a snapshot that a same-day retake has replaced: the page
+    shows the one there is, not an error."""
+    from django.core.cache import cache
+
+    from coverage.selectors import _latest_cache_key
+
+    shared_cache(world.cycle.pk)
+    bravo = world.accounts["Bravo"]
+    change = nominate(people.sales_approver, world.cycle, bravo, kind="change_tier", tier=2)
+    snapshot_take(cycle=world.cycle, as_of=world.as_of)
+    cache.set(_latest_cache_key(world.cycle.pk), (999_999, "coverage:snapshot:999999:0"), 300)
+    page = client_for(people.marketing_member).get(reverse("workflow:nomination", args=[change.pk]))
+    assert page.status_code == 200
+    assert 'data-testid="touches-sales"' in html_of(page)
+
+
+def test_a_process_memory_cache_does_not_remember_the_latest(world, settings):
+    from coverage.selectors import snapshot_latest_key
+
+    settings.CACHE_SHARED = False
+    first = snapshot_take(cycle=world.cycle, as_of=world.as_of - timedelta(days=2))
+    assert snapshot_latest_key(cycle_id=world.cycle.pk)[0] == first.pk
+    Snapshot = type(first)
+    Snapshot.objects.filter(pk=first.pk).update(state="failed")  # no signal, as in a worker
+    assert snapshot_latest_key(cycle_id=world.cycle.pk) is None
