@@ -143,8 +143,8 @@ class AccountCoverageTable(tables.Table):
                     None if r.open_pipeline is None else self.render_open_pipeline(r.open_pipeline),
                     ' class="text-end"',
                 ),
-                _td(None if r.sales_owner is None else _person(r.sales_owner)),
-                _td(None if r.marketing_owner is None else _person(r.marketing_owner)),
+                _td(self.render_sales_owner(r.sales_owner)),  # "—" for no one
+                _td(self.render_marketing_owner(r.marketing_owner)),
                 _td(self.render_gaps(r)),
             )
             parity = "odd" if i % 2 else "even"

@@ -18,9 +18,9 @@
 3. For each multiplier m: `locust --headless` with busy-team × m people and m CRM-side jobs
    (bench/load/locustfile.py). The people sign in over --ramp seconds (the sign-in burst);
    --settle seconds after the last sign-in the steady window begins and lasts --duration
-   seconds. Meanwhile a watcher polls the database for
-   approvals and the sandbox's API (batch read by the account key property) until each
-   approved company is flagged as a target account.
+   seconds. Meanwhile a watcher polls the database for approvals and the sandbox's API (batch
+   read by the account key property) until each approved company is flagged as a target
+   account.
 4. Prints, for the steady window: per endpoint requests/s, p50/p95/p99 and errors, the worker
    CPU each request cost (gunicorn workers' CPU time from /proc/<pid>/stat over the window ÷
    the requests they served, and per endpoint from the per-thread CPU the hooks log); for the
