@@ -45,8 +45,9 @@ def hubspot_worker(
 
 
 def one_request_per(seconds: float) -> Limit:
-    """A bucket that lets one request through, then one every `seconds`."""
-    return Limit(1, seconds, 1.0)
+    """A bucket that lets one request through, then one every `seconds` (no room for jitter:
+    these tests' clock is simulated)."""
+    return Limit(1, seconds, 1.0, jitter_seconds=0.0)
 
 
 def expected_digest(account) -> str:
