@@ -15,7 +15,10 @@
    then --runs runs of --requests requests. Reports the process CPU time per request
    (time.process_time, so the database's own time and any wait are not counted; the median of
    the runs) and the SQL queries of one request.
-3. With --profile PAGE, profiles that page's requests (cProfile on CPU time; with --cold, the
+3. With --compile, requests each page again and reports how much of its CPU the ORM spends
+   compiling its queries into SQL (Django's SQLCompiler.as_sql, timed around the outermost call
+   of each query, subqueries included), and how many queries it compiled.
+4. With --profile PAGE, profiles that page's requests (cProfile on CPU time; with --cold, the
    cache emptied first) and prints where the time goes by package and the functions that cost
    most (PAGE_CPU_LINES of them, 40 unless set).
 
@@ -115,6 +118,43 @@ def by_package(stats: pstats.Stats) -> list[tuple[str, float]]:
     return [(key, seconds / total) for key, seconds in spent.most_common(12)]
 
 
+def compiling(client, fixture: dict, n: int) -> None:
+    """Each page's CPU, and the part of it spent compiling SQL (the outermost as_sql of each
+    query: a subquery's is inside its query's)."""
+    from django.db.models.sql.compiler import SQLCompiler
+
+    spent, compiled, depth = [0.0], [0], [0]
+    as_sql = SQLCompiler.as_sql
+
+    def timed(self, *args, **kwargs):
+        if depth[0]:
+            return as_sql(self, *args, **kwargs)
+        depth[0] += 1
+        started = time.process_time()
+        try:
+            return as_sql(self, *args, **kwargs)
+        finally:
+            spent[0] += time.process_time() - started
+            compiled[0] += 1
+            depth[0] -= 1
+
+    print("\n| page | worker CPU per request (ms) | compiling SQL (ms) | share | queries |")
+    print("|---|---|---|---|---|")
+    SQLCompiler.as_sql = timed
+    try:
+        for name, url in pages(fixture).items():
+            urls = rotation(url)
+            spent[0], compiled[0] = 0.0, 0
+            cpu = cpu_per_request(client, urls, n)
+            ms = spent[0] / n * 1000
+            print(
+                f"| {name} | {cpu:.1f} | {ms:.1f} | {ms / cpu:.0%} | {compiled[0] / n:.1f} |",
+                flush=True,
+            )
+    finally:
+        SQLCompiler.as_sql = as_sql
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--people", type=int, default=400)
@@ -122,6 +162,9 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=20)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--profile", help="a page's name (or the start of it) to profile")
+    parser.add_argument(
+        "--compile", action="store_true", help="report the CPU spent compiling SQL, per page"
+    )
     parser.add_argument(
         "--cold", action="store_true", help="empty the cache before profiling (first renders)"
     )
@@ -169,6 +212,8 @@ def main() -> None:
                 flush=True,
             )
         print("Load average after: {:.2f} {:.2f} {:.2f}".format(*os.getloadavg()))
+        if args.compile:
+            compiling(client, fixture, args.requests)
         if args.profile:
             name, url = next(
                 (n, u) for n, u in pages(fixture).items() if n.startswith(args.profile)
