@@ -4,6 +4,10 @@ import pytest
 
 from tests.factories import AccountFactory, cycle, person
 
+# Every prepared query (core/prepared.py) is compiled the ORM's way too and compared, in the
+# tests' own process and in the servers and workers they start.
+os.environ.setdefault("PREPARED_QUERIES_CHECK", "true")
+
 
 def running_in_ci() -> bool:
     return os.environ.get("CI", "").lower() in {"1", "true", "yes"}
@@ -18,6 +22,11 @@ def _fast_password_hashing(settings):
         "django.contrib.auth.hashers.MD5PasswordHasher",
         *(h for h in settings.PASSWORD_HASHERS if not h.endswith(".MD5PasswordHasher")),
     ]
+
+
+@pytest.fixture(autouse=True)
+def _check_prepared_queries(settings):
+    settings.PREPARED_QUERIES_CHECK = True
 
 
 @pytest.fixture(autouse=True)

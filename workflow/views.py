@@ -8,7 +8,7 @@ from django import forms
 from django.contrib import messages
 from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied
-from django.db.models import Count, Prefetch, Q
+from django.db.models import Count, Prefetch, Q, QuerySet
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.defaultfilters import pluralize
@@ -20,6 +20,7 @@ from accounts_app.models import Account
 from accounts_app.services import account_create
 from core.errors import DomainError
 from core.ids import parse_id
+from core.prepared import Prepared
 from core.roles import SIDE_GROUPS, is_approver, is_ops, side_of
 from core.web import member_required, paginate, show_domain_error
 from workflow import selectors, services
@@ -385,15 +386,49 @@ _ACCOUNT_UNSHOWN = (
 _CYCLE_UNSHOWN = ("starts_on", "ends_on", "escalate_after_hours", "created_at")
 
 
-def _nomination(pk, *, page: bool = False) -> Nomination:
+def _nominations(*, page: bool) -> QuerySet[Nomination]:
     people = ("proposer", "account__sales_owner", "account__marketing_owner")
     unshown = selectors.people_unshown(*people)
     if page:
         unshown += [f"account__{name}" for name in _ACCOUNT_UNSHOWN]
         unshown += [f"cycle__{name}" for name in _CYCLE_UNSHOWN]
-    return get_object_or_404(
-        Nomination.objects.select_related("account", "cycle", *people).defer(*unshown), pk=pk
-    )
+    return Nomination.objects.select_related("account", "cycle", *people).defer(*unshown)
+
+
+# The nomination page's queries, compiled once per process (core/prepared.py): compiling them
+# was 2.3 ms of a 7.6 ms page, and the page is a third of what people read.
+_NOMINATION_PAGE = Prepared(lambda pk: _nominations(page=True).filter(pk=pk), pk=int)
+_SIGN_OFFS = Prepared(
+    lambda nomination: (
+        nomination.sign_offs.select_related("person")
+        .defer(*selectors.people_unshown("person"))
+        .order_by("created_at", "pk")
+    ),
+    nomination=Nomination,
+)
+_COMMENTS = Prepared(
+    lambda nomination: (
+        nomination.comments.select_related("author")
+        .defer(*selectors.people_unshown("author"))
+        .prefetch_related(Prefetch("mentions", selectors.people_named()))
+    ),
+    nomination=Nomination,
+)
+_EVENTS = Prepared(
+    lambda nomination: nomination.events.select_related("actor").defer(
+        *selectors.people_unshown("actor")
+    ),
+    nomination=Nomination,
+)
+
+
+def _nomination(pk, *, page: bool = False) -> Nomination:
+    if not page:
+        return get_object_or_404(_nominations(page=False), pk=pk)
+    found = _NOMINATION_PAGE.fetch(pk=int(pk))
+    if not found:
+        raise Http404("No nomination matches the given query.")
+    return found[0]
 
 
 def _actions_for(nomination: Nomination, user, sign_offs, statuses) -> dict:
@@ -433,11 +468,7 @@ def _tier_full_warning(nomination: Nomination, target) -> str:
 
 def _render_nomination(request, nomination, *, status=200, error=None, error_for="", **bound):
     user = request.user
-    sign_offs = list(
-        nomination.sign_offs.select_related("person")
-        .defer(*selectors.people_unshown("person"))
-        .order_by("created_at", "pk")
-    )
+    sign_offs = _SIGN_OFFS.fetch(nomination=nomination)
     statuses = services.side_statuses(nomination, sign_offs=sign_offs)
     actions = _actions_for(nomination, user, sign_offs, statuses)
     target = services.active_target(nomination.cycle, nomination.account)
@@ -450,12 +481,8 @@ def _render_nomination(request, nomination, *, status=200, error=None, error_for
         "earlier_sign_offs": [s for s in sign_offs if s.round != nomination.round],
         "target": target,
         "tier_full": _tier_full_warning(nomination, target) if actions["approve"] else "",
-        "comments": nomination.comments.select_related("author")
-        .defer(*selectors.people_unshown("author"))
-        .prefetch_related(Prefetch("mentions", selectors.people_named())),
-        "events": nomination.events.select_related("actor").defer(
-            *selectors.people_unshown("actor")
-        ),
+        "comments": _COMMENTS.fetch(nomination=nomination),
+        "events": _EVENTS.fetch(nomination=nomination),
         "decision_form": bound.get("decision_form") or DecisionForm(),
         "comment_form": bound.get("comment_form") or CommentForm(),
         "withdraw_form": bound.get("withdraw_form") or WithdrawForm(),
