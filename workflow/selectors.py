@@ -6,6 +6,7 @@ from datetime import timedelta
 from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet
 from django.db.models.functions import Coalesce
 
+from core.prepared import Prepared
 from core.roles import side_of
 from workflow import quorum
 from workflow.models import (
@@ -190,22 +191,31 @@ def active_targets(cycle: Cycle) -> QuerySet[TargetAccount]:
     )
 
 
-def seats_taken(cycle_ids) -> dict[tuple[int, int], int]:
-    """{(cycle id, tier): accounts on the list now} for the given cycles, in one query."""
-    rows = (
+def _seats(cycle_ids) -> QuerySet:
+    return (
         TargetAccount.objects.filter(cycle_id__in=list(cycle_ids), removed_at__isnull=True)
         .values_list("cycle_id", "tier")
         .annotate(n=Count("pk"))
     )
-    return {(cycle_id, tier): n for cycle_id, tier, n in rows}
+
+
+def seats_taken(cycle_ids) -> dict[tuple[int, int], int]:
+    """{(cycle id, tier): accounts on the list now} for the given cycles, in one query."""
+    return {(cycle_id, tier): n for cycle_id, tier, n in _seats(cycle_ids)}
+
+
+# The tiers' usage is on the cycle page, the nominate form and approvers' nomination pages: its
+# two queries are compiled once per process (core/prepared.py).
+_SEATS_OF_A_CYCLE = Prepared(lambda cycle_id: _seats([cycle_id]), cycle_id=int)
+_TIERS_OF = Prepared(lambda cycle: cycle.tiers.all(), cycle=Cycle)
 
 
 def tier_usage(cycle: Cycle) -> list[dict]:
     """[{number, capacity, used, percent, full, full_message, required_roles}] for the three
     tiers. `full_message` is the warning shown before a full tier is proposed or approved."""
-    used = seats_taken([cycle.pk])
+    used = {(c, tier): n for c, tier, n in _SEATS_OF_A_CYCLE.fetch(cycle_id=cycle.pk)}
     rows = []
-    for tier in cycle.tiers.all():
+    for tier in _TIERS_OF.fetch(cycle=cycle):
         count = used.get((cycle.pk, tier.number), 0)
         full = count >= tier.capacity
         rows.append(

@@ -133,16 +133,32 @@ def cycle_list(request):
     return render(request, "workflow/cycle_list.html", {"cycles": cycles})
 
 
-def _owners():
-    """(id, name) of the people who can own accounts, for the owner filter."""
-    return [
-        (pk, f"{first} {last}".strip() or username)
-        for pk, first, last, username in User.objects.filter(
-            groups__name__in=SIDE_GROUPS, is_active=True
-        )
+# The cycle page's queries that never change shape, compiled once per process
+# (core/prepared.py): the page's list and its filters are compiled as usual.
+_CYCLE = Prepared(lambda pk: Cycle.objects.filter(pk=pk), pk=int)
+_OWNERS = Prepared(
+    lambda: (
+        User.objects.filter(groups__name__in=SIDE_GROUPS, is_active=True)
         .distinct()
         .order_by("first_name", "last_name", "username")
         .values_list("pk", "first_name", "last_name", "username")
+    )
+)
+_STATE_COUNTS = Prepared(
+    lambda cycle_id: (
+        Nomination.objects.filter(cycle_id=cycle_id)
+        .values_list("state")
+        .annotate(n=Count("pk"))
+        .order_by()
+    ),
+    cycle_id=int,
+)
+
+
+def _owners():
+    """(id, name) of the people who can own accounts, for the owner filter."""
+    return [
+        (pk, f"{first} {last}".strip() or username) for pk, first, last, username in _OWNERS.fetch()
     ]
 
 
@@ -150,7 +166,10 @@ def _owners():
 def cycle_detail(request, pk):
     """Tiers with capacity bars, then either the agreed list or the nominations, filtered and
     paginated. The number of queries does not depend on the number of rows."""
-    cycle = get_object_or_404(Cycle, pk=pk)
+    found = _CYCLE.fetch(pk=int(pk))
+    if not found:
+        raise Http404("No cycle matches the given query.")
+    cycle = found[0]
     view = "nominations" if request.GET.get("view") == "nominations" else "list"
     filters = NominationFilterForm(request.GET, owners=_owners())
     f = filters.clean_kept()
@@ -173,12 +192,7 @@ def cycle_detail(request, pk):
     if f.get("side"):
         nominations = nominations.filter(proposer_side=f["side"])
 
-    state_counts = dict(
-        Nomination.objects.filter(cycle=cycle)
-        .values_list("state")
-        .annotate(n=Count("pk"))
-        .order_by()
-    )
+    state_counts = dict(_STATE_COUNTS.fetch(cycle_id=cycle.pk))
     shown = targets if view == "list" else nominations
     # The nominations filtered by state alone, or not at all, are counted by state already.
     counted = view == "nominations" and f.keys() <= {"state"}
