@@ -85,8 +85,9 @@ DATABASES = {
 }
 DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("CONN_MAX_AGE", default=60))
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
-# The nomination page's queries are compiled into SQL once per process (core/prepared.py); with
-# this on (the test suite), every use compiles them the ORM's way too and fails on a difference.
+# The hot queries of the nomination and cycle pages are compiled into SQL once per process
+# (core/prepared.py); with this on (the test suite), every use also compiles them the ORM's way
+# and fails on a difference.
 PREPARED_QUERIES_CHECK = env.bool("PREPARED_QUERIES_CHECK", default=False)
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # Several threads (runserver, in-process tasks) share the file: wait instead of failing.

@@ -103,6 +103,8 @@ class Prepared:
 
     def fetch(self, **values) -> list:
         queryset = self.build(**values)
+        if queryset._result_cache is not None:  # a relation's prefetched rows: no query to run
+            return list(queryset)
         compiled = self._compiled.get(queryset.db)
         if compiled is None:
             compiled = self._compiled[queryset.db] = self._compile(queryset.db)

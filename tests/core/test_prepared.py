@@ -141,3 +141,20 @@ def test_a_string_value_is_placed(nominations, people):
     assert prepared.fetch(username="sam") == [nominations[1]]
     assert prepared.fetch(username="mara") == [nominations[0]]
     assert prepared.fetch(username="nobody") == []
+
+
+@pytest.mark.django_db
+def test_a_relation_already_prefetched_is_read_from_its_prefetch(
+    the_cycle, django_assert_num_queries
+):
+    from workflow.models import Cycle
+
+    prepared = Prepared(lambda cycle: cycle.tiers.all(), cycle=Cycle)
+    fresh = prepared.fetch(cycle=the_cycle)  # compiled, and one query
+    cycle = Cycle.objects.prefetch_related("tiers").get(pk=the_cycle.pk)
+
+    with django_assert_num_queries(0):
+        tiers = prepared.fetch(cycle=cycle)
+
+    assert [t.number for t in tiers] == [t.number for t in fresh] == [1, 2, 3]
+    assert list(cycle.tiers.all()) == tiers  # the prefetch itself is left as it was
