@@ -22,7 +22,8 @@ included, except that its compiler answers the kept SQL with the values in place
 
 The rules, each enforced:
 - A value is an `int`, a `str`, or a model instance (its primary key is the value): each must
-  reach the parameters unchanged, or the first `fetch` refuses the query.
+  reach the parameters unchanged, and no other parameter may derive from one (`pk + 1`): the
+  first `fetch` compiles twice with different placeholders and refuses the query otherwise.
 - The shape must not depend on the values (no `if tier: queryset.filter(...)`). With
   `settings.PREPARED_QUERIES_CHECK` (on in the test suite) every `fetch` also compiles the
   queryset the ORM's way and raises on any difference in SQL or parameters, so every test that
@@ -51,8 +52,9 @@ from django.db.models.sql.query import Query
 # iterables to read: the columns, how rows become objects, the annotations' positions.
 _STATE = ("select", "klass_info", "annotation_col_map", "col_count", "has_extra_select")
 
-# Placeholders no row holds and nobody types; each compiled query takes fresh ones.
-_numbers = itertools.count(start=-1_987_654_321, step=-1)
+# Placeholders no row holds and nobody types; each compiled query takes fresh ones, far apart
+# (a value derived from one, `pk + 1`, never equals another).
+_numbers = itertools.count(start=-1_987_654_321, step=-1_000_003)
 
 
 @dataclass(frozen=True)
@@ -130,6 +132,27 @@ class Prepared:
         return kind(pk=number)
 
     def _compile(self, alias: str) -> _Compiled:
+        """Compiled twice, with two sets of placeholders: the same SQL, each value at the same
+        positions and the same parameters everywhere else, or a parameter derives from a value
+        (`pk + 1`) and the query is refused."""
+        first, second = self._compile_once(alias), self._compile_once(alias)
+        placed = {i for _name, positions in first.slots for i in positions}
+        if (first.sql, first.slots, len(first.params)) != (
+            second.sql,
+            second.slots,
+            len(second.params),
+        ) or any(
+            a != b
+            for i, (a, b) in enumerate(zip(first.params, second.params, strict=True))
+            if i not in placed
+        ):
+            raise ImproperlyConfigured(
+                f"A parameter of the query derives from {', '.join(self.kinds)}, or its shape "
+                "depends on them: not preparable."
+            )
+        return first
+
+    def _compile_once(self, alias: str) -> _Compiled:
         placeholders = {name: self._placeholder(kind) for name, kind in self.kinds.items()}
         compiler = self.build(**placeholders).query.get_compiler(using=alias)
         sql, params = compiler.as_sql()

@@ -121,15 +121,16 @@ def test_it_refuses_a_value_of_a_kind_it_cannot_place():
 
 @pytest.mark.django_db
 def test_the_check_catches_a_shape_that_depends_on_the_value(nominations):
-    """The placeholder id is odd; an even id orders differently: other SQL than the kept one."""
+    """Placeholder ids are negative (both compilations agree); a real id orders differently:
+    other SQL than the kept one, which the check refuses."""
     prepared = Prepared(
-        lambda pk: Nomination.objects.filter(pk__gte=pk).order_by("pk" if pk % 2 else "-pk"),
+        lambda pk: Nomination.objects.filter(pk__gte=pk).order_by("pk" if pk < 0 else "-pk"),
         pk=int,
     )
-    prepared.fetch(pk=1)  # odd, like the placeholder: the same SQL
+    assert prepared.fetch(pk=-1)  # negative, like the placeholders: the same SQL
 
     with pytest.raises(AssertionError, match="its shape depends on its values"):
-        prepared.fetch(pk=2)
+        prepared.fetch(pk=1)
 
 
 @pytest.mark.django_db
@@ -158,3 +159,25 @@ def test_a_relation_already_prefetched_is_read_from_its_prefetch(
 
     assert [t.number for t in tiers] == [t.number for t in fresh] == [1, 2, 3]
     assert list(cycle.tiers.all()) == tiers  # the prefetch itself is left as it was
+
+
+@pytest.mark.django_db
+def test_it_refuses_a_parameter_derived_from_a_value(nominations):
+    """Kept, `pk + 1` would stay the placeholder's plus one whatever pk is asked for."""
+    prepared = Prepared(lambda pk: Nomination.objects.filter(pk__gte=pk, pk__lte=pk + 1), pk=int)
+
+    with pytest.raises(ImproperlyConfigured, match="derives from pk"):
+        prepared.fetch(pk=nominations[0].pk)
+
+
+@pytest.mark.django_db
+def test_a_value_derived_from_one_is_never_taken_for_another(nominations):
+    """The placeholders are far apart: `b + 1` is not `a`'s placeholder, and is refused."""
+    prepared = Prepared(
+        lambda a, b: Nomination.objects.filter(pk__gte=a, pk__lte=b, id__lt=b + 1),
+        a=int,
+        b=int,
+    )
+
+    with pytest.raises(ImproperlyConfigured, match="derives from a, b"):
+        prepared.fetch(a=nominations[0].pk, b=nominations[1].pk)
