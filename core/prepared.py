@@ -20,11 +20,12 @@ how a row becomes objects). Every `fetch` still builds the queryset from the rea
 the ORM records operations, it compiles nothing then) and evaluates it as usual, prefetches
 included, except that its compiler answers the kept SQL with the values in place.
 
-The rules, each enforced:
+The rules, and what holds them:
 - A value is an `int`, a `str`, or a model instance (its primary key is the value): each must
   reach the parameters unchanged, and no other parameter may derive from one (`pk + 1`): the
   first `fetch` compiles twice with different placeholders and refuses the query otherwise.
-- The shape must not depend on the values (no `if tier: queryset.filter(...)`). With
+- The shape must not depend on the values (no `if tier: queryset.filter(...)`), nor on
+  anything read inside the build but them (the viewer's side, a setting). With
   `settings.PREPARED_QUERIES_CHECK` (on in the test suite) every `fetch` also compiles the
   queryset the ORM's way and raises on any difference in SQL or parameters, so every test that
   renders a page checks the queries it prepares.
