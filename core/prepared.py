@@ -4,8 +4,9 @@ changes, only the values asked for.
 Turning a queryset into SQL is a fifth to a third of a page's CPU (`bench/page_cpu.py
 --compile`): on every request the ORM walks each model of a `select_related`, each column,
 each `defer`, to write the same statement again. SQLAlchemy caches compiled statements by
-their structure for this reason; Django does not, so the few queries that every nomination
-page makes are declared here:
+their structure for this reason; Django does not, so the few queries that every nomination or
+cycle page makes are declared as prepared where they are used (workflow/views.py,
+workflow/selectors.py):
 
     SIGN_OFFS = Prepared(
         lambda nomination: SignOff.objects.filter(nomination=nomination).select_related("person"),
